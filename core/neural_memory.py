@@ -1,0 +1,132 @@
+"""`NeuralMemory`: the Titans neural long-term memory layer (Titans section 3), in the MIRAS design space.
+
+x -> q, k, v = l2norm(silu(conv4(x W_Q))), ...      (Titans section 4.4: conv, SiLU, l2-normalised q, k)
+  -> theta_t, eta_t, alpha_t = gates(x_t)              (data-dependent, per head)
+  -> y_t = M_t(q_t), M_t written with (k_t, v_t)       (eq. 12-14, chunk-parallel as in eq. 16-18)
+  -> out = W_O (RMSNorm(y) * sigmoid(x W_G))          (normalisation and a learned gate)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .chunked import chunked_recurrence
+from .config import MemoryConfig
+from .reference import reference_recurrence
+from .state import MemoryInputs, MemoryState
+
+BACKENDS = {"chunked": chunked_recurrence, "reference": reference_recurrence}
+
+
+def _gate(dim: int, out: int, rank: int | None, bias_init: float) -> nn.Module:
+    """A data-dependent gate projection dim -> out, low rank (dim -> rank -> out) when rank is set."""
+    head = nn.Linear(dim if rank is None else rank, out)
+    nn.init.constant_(head.bias, bias_init)
+    return head if rank is None else nn.Sequential(nn.Linear(dim, rank, bias=False), head)
+
+
+class NeuralMemory(nn.Module):
+    def __init__(self, cfg: MemoryConfig):
+        super().__init__()
+        self.cfg = cfg
+        heads, d = cfg.heads, cfg.dim_head
+        inner = heads * d
+        self.to_qkv = nn.Linear(cfg.dim, 3 * inner, bias=False)
+        self.conv = nn.Conv1d(3 * inner, 3 * inner, cfg.conv_kernel, groups=3 * inner)
+        self.lr_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.lr_bias_init) if cfg.lr_gate else None
+        self.momentum_gate = (
+            _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
+        )
+        self.forget_gate = (
+            _gate(cfg.dim, heads, cfg.gate_rank, cfg.forget_bias_init) if cfg.forget_gate else None
+        )
+        # Yaad: channel-wise, input-dependent Huber threshold delta_t = softplus(.) > 0.
+        delta_logit = math.log(math.expm1(cfg.huber_delta_init))
+        self.delta_gate = _gate(cfg.dim, inner, cfg.gate_rank, delta_logit) if cfg.bias == "huber" else None
+        # Initial memory M_0 (learned, shared across the batch); matrix memories under decay start at 0.
+        self.initial_memory = nn.ParameterList(
+            nn.Parameter(
+                torch.zeros(heads, out, fan_in)
+                if cfg.memory_depth == 1 and cfg.retention == "decay"
+                else torch.randn(heads, out, fan_in) / math.sqrt(fan_in)
+            )
+            for out, fan_in in cfg.layer_shapes
+        )
+        self.out_norm = nn.RMSNorm(d)
+        self.out_gate = nn.Linear(cfg.dim, inner)
+        self.out_proj = nn.Linear(inner, cfg.dim, bias=False)
+
+    def _inputs(self, x: Tensor, conv_cache: Tensor | None) -> tuple[MemoryInputs, Tensor | None]:
+        cfg, (batch, length, _) = self.cfg, x.shape
+        heads = cfg.heads
+        proj = self.to_qkv(x)  # [B, T, 3 H D]
+        if conv_cache is None:
+            conv_cache = proj.new_zeros(batch, cfg.conv_kernel - 1, proj.shape[-1])
+        padded = torch.cat([conv_cache, proj], dim=1)  # causal: left context only
+        mixed = F.conv1d(padded.transpose(1, 2), self.conv.weight, self.conv.bias, groups=proj.shape[-1])
+        new_cache = padded[:, padded.shape[1] - (cfg.conv_kernel - 1) :]
+
+        def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
+            return t.reshape(batch, length, heads, -1).transpose(1, 2).reshape(batch * heads, length, -1)
+
+        def per_head_gate(gate: nn.Module) -> Tensor:  # [B, T, H] -> [B * H, T]
+            return per_head(gate(x)).squeeze(-1)
+
+        q, k, v = F.silu(mixed.transpose(1, 2)).chunk(3, dim=-1)
+        lr = (
+            cfg.max_lr * torch.sigmoid(per_head_gate(self.lr_gate))
+            if self.lr_gate is not None
+            else x.new_full((batch * heads, length), cfg.max_lr)
+        )
+        inputs = MemoryInputs(
+            query=F.normalize(per_head(q), dim=-1),
+            key=F.normalize(per_head(k), dim=-1),
+            value=per_head(v),
+            lr=lr,
+            log_retain=(
+                F.logsigmoid(-per_head_gate(self.forget_gate))  # log(1 - alpha_t)
+                if self.forget_gate is not None
+                else x.new_zeros(batch * heads, length)
+            ),
+            log_momentum=None
+            if self.momentum_gate is None
+            else F.logsigmoid(per_head_gate(self.momentum_gate)),
+            delta=None if self.delta_gate is None else F.softplus(per_head(self.delta_gate(x))),
+        )
+        return inputs, new_cache
+
+    def forward(
+        self, x: Tensor, state: MemoryState | None = None, backend: str = "chunked"
+    ) -> tuple[Tensor, MemoryState]:
+        """x: [B, T, dim] -> (y: [B, T, dim], state to continue from)."""
+        cfg = self.cfg
+        if x.ndim != 3 or x.shape[-1] != cfg.dim:
+            raise ValueError(f"NeuralMemory expects x of shape [batch, time, {cfg.dim}], got {list(x.shape)}")
+        if x.shape[1] == 0:
+            raise ValueError("NeuralMemory got an empty sequence (time dimension 0)")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        batch, length, _ = x.shape
+        inputs, conv_cache = self._inputs(x, None if state is None else state.conv_cache)
+        if state is None:
+            memory = [w.unsqueeze(0).expand(batch, -1, -1, -1).flatten(0, 1) for w in self.initial_memory]
+            momentum = [torch.zeros_like(m) for m in memory] if cfg.momentum else None
+            replay = 0
+        else:
+            memory, momentum = state.memory, state.momentum
+            replay = state.pending.length  # tokens since the last chunk boundary, written again
+            inputs = inputs.prepend(state.pending)
+        retrieved, memory, momentum = BACKENDS[backend](inputs, memory, momentum, cfg)
+        total = inputs.length
+        pending = inputs.slice(total - total % cfg.chunk_size, total)
+        new_state = MemoryState(memory=memory, momentum=momentum, pending=pending, conv_cache=conv_cache)
+
+        y = (
+            retrieved[:, replay:].reshape(batch, cfg.heads, length, cfg.dim_head).transpose(1, 2)
+        )  # [B, T, H, D]
+        gate = torch.sigmoid(self.out_gate(x)).reshape(batch, length, cfg.heads, cfg.dim_head)
+        return self.out_proj((self.out_norm(y) * gate).flatten(2)), new_state

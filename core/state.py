@@ -1,0 +1,72 @@
+"""Containers passed between the memory layer and its backends.
+
+`MemoryInputs`: the per-token quantities the memory recurrence consumes, heads folded into the batch
+(N = batch x heads).  `MemoryState`: everything needed to continue a sequence exactly where it stopped,
+including in the middle of a chunk: the memory at the last chunk boundary plus the (fewer than
+chunk_size) tokens written since, which the next call replays, and the convolution's left context.
+Its size depends on the configuration only, never on how many tokens have been seen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class MemoryInputs:
+    query: Tensor  # [N, T, D]
+    key: Tensor  # [N, T, D]
+    value: Tensor  # [N, T, D]
+    lr: Tensor  # theta_t, [N, T]
+    log_retain: Tensor  # log(1 - alpha_t), [N, T]
+    log_momentum: Tensor | None  # log eta_t, [N, T]; None without momentum
+    delta: Tensor | None  # huber threshold, [N, T, D]; None for other biases
+
+    @property
+    def length(self) -> int:
+        return self.key.shape[1]
+
+    def _map(self, fn) -> MemoryInputs:
+        return replace(
+            self, **{f.name: fn(t) for f in fields(self) if (t := getattr(self, f.name)) is not None}
+        )
+
+    def slice(self, start: int, stop: int) -> MemoryInputs:
+        return self._map(lambda t: t[:, start:stop])
+
+    def detach(self) -> MemoryInputs:
+        return self._map(Tensor.detach)
+
+    def prepend(self, earlier: MemoryInputs) -> MemoryInputs:
+        """`earlier` followed by these tokens along the time axis."""
+        return self._map_with(earlier, lambda mine, theirs: torch.cat([theirs, mine], dim=1))
+
+    def _map_with(self, other: MemoryInputs, fn) -> MemoryInputs:
+        return replace(
+            self,
+            **{
+                f.name: fn(t, getattr(other, f.name))
+                for f in fields(self)
+                if (t := getattr(self, f.name)) is not None
+            },
+        )
+
+
+@dataclass
+class MemoryState:
+    memory: list[Tensor]  # accumulator A per memory layer at the last chunk boundary, [N, out, in]
+    momentum: list[Tensor] | None  # S per layer at the last chunk boundary; None without momentum
+    pending: MemoryInputs  # tokens written since that boundary (length < chunk_size)
+    conv_cache: Tensor | None  # last conv_kernel - 1 projected q/k/v rows, [B, conv_kernel - 1, 3 H D]
+
+    def detach(self) -> MemoryState:
+        """Cut the autograd history (truncated back-propagation through time)."""
+        return MemoryState(
+            memory=[m.detach() for m in self.memory],
+            momentum=None if self.momentum is None else [s.detach() for s in self.momentum],
+            pending=self.pending.detach(),
+            conv_cache=None if self.conv_cache is None else self.conv_cache.detach(),
+        )

@@ -1,0 +1,1 @@
+"""titans.forecasting: see README status table; this domain is not implemented yet."""

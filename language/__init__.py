@@ -1,0 +1,1 @@
+"""titans.language: see README status table; this domain is not implemented yet."""

@@ -1,0 +1,1 @@
+"""titans.pipelines: see README status table; this domain is not implemented yet."""
