@@ -16,13 +16,15 @@ Only the current chunk's weights are alive at any time, so inference memory does
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .attentional_bias import bias_output_grad
 from .config import MemoryConfig
-from .memory_model import finish, memory_apply, memory_forward_saving, per_token_grads
+from .memory_model import forward_columns, layer_norm_columns, per_token_grads
 from .retention import ChunkStart, start_chunk
 from .state import MemoryInputs
 
@@ -34,79 +36,114 @@ def _transfer(log_cum: Tensor) -> Tensor:
     return diff.masked_fill(~causal, float("-inf")).exp()
 
 
-def _chunk(
-    chunk: MemoryInputs, start: ChunkStart, momentum: list[Tensor] | None, cfg: MemoryConfig, need_end: bool
-) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
-    """One chunk: retrieved values [N, c, D] and (if need_end) the accumulators and momentum at its end."""
-    eps = cfg.layer_norm_eps
-    theta = chunk.lr  # [N, c]
-    log_gamma = chunk.log_retain.cumsum(-1)  # [N, c]: log Gamma_t
-    decay = _transfer(log_gamma)  # P: [N, c, c]
-    if momentum is None:
+@dataclass
+class _Coefficients:
+    """The gate algebra of one chunk of c tokens; it depends on the inputs only, not on the memory.
+
+    Per-token factors are rows [N, 1, c] so that they scale the columns (tokens) of activations."""
+
+    gamma: Tensor  # Gamma_t, [N, 1, c]
+    coef_theta: Tensor  # C[t, i] theta_i, [N, c, c] (lower triangular)
+    first_layer_scores: Tensor  # C[t, i] theta_i (k_i . q_t): layer 1's dual-form matrix, [N, c, c]
+    carry: Tensor | None  # m_t, [N, 1, c]; None without momentum
+    end_momentum: Tensor | None  # Q[c, i] theta_i, [N, 1, c]
+    momentum_end: Tensor | None  # E_c, [N, 1, 1]
+
+    @property
+    def end_accumulator(self) -> Tensor:  # C[c, i] theta_i, [N, 1, c]
+        return self.coef_theta[:, -1:, :]
+
+
+def _coefficients(chunks: MemoryInputs) -> list[_Coefficients]:
+    """Coefficients of n equal chunks at once; `chunks` fields are [N, n, c, ...]. One entry per chunk."""
+    theta = chunks.lr  # [N, n, c]
+    log_gamma = chunks.log_retain.cumsum(-1)  # log Gamma_t
+    decay = _transfer(log_gamma)  # P: [N, n, c, c]
+    carry = end_momentum = momentum_end = None
+    if chunks.log_momentum is None:
         coef = decay
     else:
-        log_e = chunk.log_momentum.cumsum(-1)  # [N, c]: log E_s
-        mom_transfer = _transfer(log_e)  # Q: [N, c, c]
+        log_e = chunks.log_momentum.cumsum(-1)  # log E_s
+        mom_transfer = _transfer(log_e)  # Q
         coef = decay @ mom_transfer  # C = P Q
-        carry = decay @ log_e.exp()[..., None]  # m: [N, c, 1]
-    coef_theta = coef * theta[:, None, :]  # C[t, i] theta_i
+        carry = (decay @ log_e.exp()[..., None]).mT  # m: [N, n, 1, c]
+        end_momentum = (mom_transfer[..., -1, :] * theta)[..., None, :]
+        momentum_end = log_e[..., -1:, None].exp()
+    coef_theta = coef * theta[..., None, :]
+    scores = coef_theta * (chunks.query @ chunks.key.mT)
+    fields = (log_gamma.exp()[..., None, :], coef_theta, scores, carry, end_momentum, momentum_end)
+    per_chunk = [None if f is None else f.unbind(1) for f in fields]
+    return [_Coefficients(*(None if f is None else f[i] for f in per_chunk)) for i in range(theta.shape[1])]
 
+
+def _chunk(
+    chunk: MemoryInputs, co: _Coefficients, start: ChunkStart, momentum: list[Tensor] | None, cfg: MemoryConfig
+) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
+    """One chunk: retrieved values [N, D, c] (tokens as columns) and, for a whole chunk, the accumulators
+    and momentum at its end."""
+    eps = cfg.layer_norm_eps
+    key, query = chunk.key.mT, chunk.query.mT  # [N, D, c]
+    delta = None if chunk.delta is None else chunk.delta.mT
     # Keys at the chunk-start weights: every token's gradient at once (Titans eq. 17, layer by layer).
-    pred, key_inputs, pres = memory_forward_saving(start.weights, chunk.key, eps)
-    grad_out = bias_output_grad(pred, chunk.value, chunk.delta, cfg)  # [N, c, D]
-    dpres = per_token_grads(start.weights, pres, grad_out, eps)  # [N, c, out_l] per layer
+    pred, key_inputs, pres = forward_columns(start.weights, key, eps)
+    grad_out = bias_output_grad(pred, chunk.value.mT, delta, cfg)  # [N, D, c]
+    dpres = per_token_grads(start.weights, pres, grad_out, eps)  # [N, out_l, c] per layer
 
     # Queries: dual form, layer by layer.
     if cfg.retention == "kl":
-        y = memory_apply(start.weights, chunk.query, eps)
+        y = forward_columns(start.weights, query, eps)[0]
     else:
-        gamma = log_gamma.exp()[..., None]  # [N, c, 1]
-        z = chunk.query
+        z = query
         depth = len(start.weights)
         for layer, (acc0, zk, dpre) in enumerate(zip(start.accumulators, key_inputs, dpres)):
-            pre = gamma * (z @ acc0.transpose(-1, -2))  # [N, c, out]
+            pre = acc0 @ (z * co.gamma)  # Gamma_t A_0 z_t: [N, out, c]
             if momentum is not None:
-                pre = pre + carry * (z @ momentum[layer].transpose(-1, -2))
-            pre = pre - (coef_theta * (z @ zk.transpose(-1, -2))) @ dpre
+                pre = torch.baddbmm(pre, momentum[layer], z * co.carry)  # + m_t S_0 z_t
+            scores = co.first_layer_scores if layer == 0 else co.coef_theta * (z.mT @ zk)  # [N, t, i]
+            pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
             if start.scales is not None:
                 pre = pre * start.scales[layer]
             z = F.gelu(pre) if layer < depth - 1 else pre
-        y = finish(chunk.query, pre, depth, eps)
+        y = pre if depth == 1 else query + layer_norm_columns(pre, eps)
 
-    if not need_end:
+    if chunk.length < cfg.chunk_size:
         return y, None, None
-    end_coef = coef_theta[:, -1, :, None]  # [N, c, 1]
-    gamma_end = log_gamma[:, -1, None, None].exp()  # [N, 1, 1]
-    new_acc = []
+    gamma_end = co.gamma[..., -1:]  # [N, 1, 1]
+    new_acc, new_mom = [], []
     for layer, (acc0, zk, dpre) in enumerate(zip(start.accumulators, key_inputs, dpres)):
-        acc = gamma_end * acc0 - dpre.transpose(-1, -2) @ (end_coef * zk)  # [N, out, in]
+        base = gamma_end * acc0
         if momentum is not None:
-            acc = acc + carry[:, -1, :, None] * momentum[layer]
-        new_acc.append(acc)
-    if momentum is None:
-        return y, new_acc, None
-    mom_coef = (mom_transfer[:, -1, :] * theta)[..., None]  # [N, c, 1]
-    e_end = log_e[:, -1, None, None].exp()
-    new_mom = [
-        e_end * s0 - dpre.transpose(-1, -2) @ (mom_coef * zk)
-        for s0, zk, dpre in zip(momentum, key_inputs, dpres)
-    ]
-    return y, new_acc, new_mom
+            s0 = momentum[layer]
+            base = torch.addcmul(base, co.carry[..., -1:], s0)
+            new_mom.append(torch.baddbmm(co.momentum_end * s0, dpre * co.end_momentum, zk.mT, alpha=-1))
+        new_acc.append(torch.baddbmm(base, dpre * co.end_accumulator, zk.mT, alpha=-1))  # [N, out, in]
+    return y, new_acc, None if momentum is None else new_mom
+
+
+def _by_chunk(inputs: MemoryInputs, size: int) -> MemoryInputs:
+    """Fields [N, n * size, ...] -> [N, n, size, ...]."""
+    return inputs.map_fields(lambda t: t.reshape(t.shape[0], -1, size, *t.shape[2:]))
 
 
 def chunked_recurrence(
     inputs: MemoryInputs, memory: list[Tensor], momentum: list[Tensor] | None, cfg: MemoryConfig
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
     """Same contract as `reference.reference_recurrence`."""
+    b = cfg.chunk_size
+    full = inputs.length - inputs.length % b
+    coefficients = []
+    for part in (inputs.slice(0, full), inputs.slice(full, inputs.length)):
+        if part.length:
+            coefficients += _coefficients(_by_chunk(part, min(b, part.length)))
     acc, mom = memory, momentum
     boundary = (acc, mom)
     outputs = []
-    for c0 in range(0, inputs.length, cfg.chunk_size):
+    for chunk, co in zip(inputs.split(b), coefficients, strict=True):
         start = start_chunk(acc, cfg)
         boundary = (start.accumulators, mom)
-        need_end = c0 + cfg.chunk_size <= inputs.length
-        y, acc, mom = _chunk(inputs.slice(c0, c0 + cfg.chunk_size), start, mom, cfg, need_end)
+        y, acc, end_mom = _chunk(chunk, co, start, mom, cfg)
         outputs.append(y)
-        if need_end:
+        if acc is not None:
+            mom = end_mom
             boundary = (acc, mom)
-    return torch.cat(outputs, dim=1), *boundary
+    return torch.cat(outputs, dim=-1).mT, *boundary

@@ -38,12 +38,8 @@ class NeuralMemory(nn.Module):
         self.to_qkv = nn.Linear(cfg.dim, 3 * inner, bias=False)
         self.conv = nn.Conv1d(3 * inner, 3 * inner, cfg.conv_kernel, groups=3 * inner)
         self.lr_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.lr_bias_init) if cfg.lr_gate else None
-        self.momentum_gate = (
-            _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
-        )
-        self.forget_gate = (
-            _gate(cfg.dim, heads, cfg.gate_rank, cfg.forget_bias_init) if cfg.forget_gate else None
-        )
+        self.momentum_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
+        self.forget_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.forget_bias_init) if cfg.forget_gate else None
         # Yaad: channel-wise, input-dependent Huber threshold delta_t = softplus(.) > 0.
         delta_logit = math.log(math.expm1(cfg.huber_delta_init))
         self.delta_gate = _gate(cfg.dim, inner, cfg.gate_rank, delta_logit) if cfg.bias == "huber" else None
@@ -66,8 +62,10 @@ class NeuralMemory(nn.Module):
         proj = self.to_qkv(x)  # [B, T, 3 H D]
         if conv_cache is None:
             conv_cache = proj.new_zeros(batch, cfg.conv_kernel - 1, proj.shape[-1])
-        padded = torch.cat([conv_cache, proj], dim=1)  # causal: left context only
-        mixed = F.conv1d(padded.transpose(1, 2), self.conv.weight, self.conv.bias, groups=proj.shape[-1])
+        padded = torch.cat([conv_cache, proj], dim=1)  # causal: left context only, [B, K - 1 + T, C]
+        # Depthwise causal convolution as K shifted products: cheaper than conv1d's backward on CPU.
+        kernel = self.conv.weight[:, 0, :]  # [C, K]
+        mixed = self.conv.bias + sum(padded[:, j : j + length] * kernel[:, j] for j in range(cfg.conv_kernel))
         new_cache = padded[:, padded.shape[1] - (cfg.conv_kernel - 1) :]
 
         def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
@@ -76,7 +74,7 @@ class NeuralMemory(nn.Module):
         def per_head_gate(gate: nn.Module) -> Tensor:  # [B, T, H] -> [B * H, T]
             return per_head(gate(x)).squeeze(-1)
 
-        q, k, v = F.silu(mixed.transpose(1, 2)).chunk(3, dim=-1)
+        q, k, v = F.silu(mixed).chunk(3, dim=-1)
         lr = (
             cfg.max_lr * torch.sigmoid(per_head_gate(self.lr_gate))
             if self.lr_gate is not None
@@ -92,9 +90,7 @@ class NeuralMemory(nn.Module):
                 if self.forget_gate is not None
                 else x.new_zeros(batch * heads, length)
             ),
-            log_momentum=None
-            if self.momentum_gate is None
-            else F.logsigmoid(per_head_gate(self.momentum_gate)),
+            log_momentum=None if self.momentum_gate is None else F.logsigmoid(per_head_gate(self.momentum_gate)),
             delta=None if self.delta_gate is None else F.softplus(per_head(self.delta_gate(x))),
         )
         return inputs, new_cache
@@ -125,8 +121,6 @@ class NeuralMemory(nn.Module):
         pending = inputs.slice(total - total % cfg.chunk_size, total)
         new_state = MemoryState(memory=memory, momentum=momentum, pending=pending, conv_cache=conv_cache)
 
-        y = (
-            retrieved[:, replay:].reshape(batch, cfg.heads, length, cfg.dim_head).transpose(1, 2)
-        )  # [B, T, H, D]
+        y = retrieved[:, replay:].reshape(batch, cfg.heads, length, cfg.dim_head).transpose(1, 2)  # [B, T, H, D]
         gate = torch.sigmoid(self.out_gate(x)).reshape(batch, length, cfg.heads, cfg.dim_head)
         return self.out_proj((self.out_norm(y) * gate).flatten(2)), new_state

@@ -29,16 +29,23 @@ class MemoryInputs:
     def length(self) -> int:
         return self.key.shape[1]
 
-    def _map(self, fn) -> MemoryInputs:
-        return replace(
-            self, **{f.name: fn(t) for f in fields(self) if (t := getattr(self, f.name)) is not None}
-        )
+    def map_fields(self, fn) -> MemoryInputs:
+        """The same inputs with `fn` applied to every tensor field."""
+        return replace(self, **{f.name: fn(t) for f in fields(self) if (t := getattr(self, f.name)) is not None})
 
     def slice(self, start: int, stop: int) -> MemoryInputs:
-        return self._map(lambda t: t[:, start:stop])
+        return self.map_fields(lambda t: t[:, start:stop])
+
+    def split(self, size: int) -> list[MemoryInputs]:
+        """Consecutive pieces of `size` tokens (the last may be shorter).  One split, not many slices:
+        autograd then joins the pieces' gradients once instead of filling a full-length zero tensor
+        per piece."""
+        pieces = {f.name: t.split(size, dim=1) for f in fields(self) if (t := getattr(self, f.name)) is not None}
+        count = len(pieces["key"])
+        return [replace(self, **{name: parts[i] for name, parts in pieces.items()}) for i in range(count)]
 
     def detach(self) -> MemoryInputs:
-        return self._map(Tensor.detach)
+        return self.map_fields(Tensor.detach)
 
     def prepend(self, earlier: MemoryInputs) -> MemoryInputs:
         """`earlier` followed by these tokens along the time axis."""
@@ -47,11 +54,7 @@ class MemoryInputs:
     def _map_with(self, other: MemoryInputs, fn) -> MemoryInputs:
         return replace(
             self,
-            **{
-                f.name: fn(t, getattr(other, f.name))
-                for f in fields(self)
-                if (t := getattr(self, f.name)) is not None
-            },
+            **{f.name: fn(t, getattr(other, f.name)) for f in fields(self) if (t := getattr(self, f.name)) is not None},
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from titans.core import MemoryConfig, MemoryState, NeuralMemory
 
 
@@ -31,11 +32,7 @@ def state_tensors(state: MemoryState) -> list[torch.Tensor]:
     """Every tensor a state holds, in a fixed order (for comparisons)."""
     tensors = list(state.memory) + list(state.momentum or [])
     pending = state.pending
-    tensors += [
-        t
-        for t in (pending.query, pending.key, pending.value, pending.lr, pending.log_retain)
-        if t is not None
-    ]
+    tensors += [t for t in (pending.query, pending.key, pending.value, pending.lr, pending.log_retain) if t is not None]
     tensors += [t for t in (pending.log_momentum, pending.delta, state.conv_cache) if t is not None]
     return tensors
 
@@ -47,6 +44,4 @@ def assert_close(actual, expected, rtol: float, what: str, atol: float = 1e-12) 
         return
     scale = expected.abs().max().item()
     error = (actual - expected).abs().max().item()
-    assert error <= rtol * scale + atol, (
-        f"{what}: max error {error:.3e} at scale {scale:.3e} (rtol {rtol:.0e})"
-    )
+    assert error <= rtol * scale + atol, f"{what}: max error {error:.3e} at scale {scale:.3e} (rtol {rtol:.0e})"

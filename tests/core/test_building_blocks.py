@@ -2,9 +2,10 @@
 
 import pytest
 import torch
+
 from titans.core import MemoryConfig
 from titans.core.attentional_bias import bias_loss, bias_output_grad
-from titans.core.memory_model import memory_apply, memory_forward_saving, per_token_grads
+from titans.core.memory_model import forward_columns, memory_apply, per_token_grads
 
 from .helpers import assert_close
 
@@ -25,10 +26,10 @@ def test_per_token_outer_products_are_the_gradients(depth):
     weights = [torch.randn(2, o, i, dtype=torch.float64, requires_grad=True) for o, i in shapes]
     x = torch.randn(2, 6, 4, dtype=torch.float64)
     upstream = torch.randn(2, 6, 4, dtype=torch.float64)
-    out, inputs, pres = memory_forward_saving(weights, x, 1e-5)
-    assert_close(out, memory_apply(weights, x, 1e-5), 1e-14, "forward")
-    dpres = per_token_grads(weights, pres, upstream, 1e-5)
+    out, inputs, pres = forward_columns(weights, x.mT, 1e-5)  # tokens as columns
+    assert_close(out.mT, memory_apply(weights, x, 1e-5), 1e-14, "forward")
+    dpres = per_token_grads(weights, pres, upstream.mT, 1e-5)
     expected = torch.autograd.grad((memory_apply(weights, x, 1e-5) * upstream).sum(), weights)
     for layer, (dpre, z, grad) in enumerate(zip(dpres, inputs, expected)):
-        summed = dpre.transpose(-1, -2) @ z  # sum over tokens of the rank-one per-token gradients
+        summed = dpre @ z.mT  # sum over tokens of the rank-one per-token gradients
         assert_close(summed, grad, 1e-12, f"layer {layer}")

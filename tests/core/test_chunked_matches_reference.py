@@ -8,9 +8,7 @@ import torch
 
 from .helpers import assert_close, small_memory, state_tensors
 
-DESIGN_SPACE = list(
-    itertools.product(["l2", "lp", "huber", "dot"], ["decay", "lq", "kl"], [1, 2, 3], [True, False])
-)
+DESIGN_SPACE = list(itertools.product(["l2", "lp", "huber", "dot"], ["decay", "lq", "kl"], [1, 2, 3], [True, False]))
 LENGTHS_AND_CHUNKS = list(itertools.product([1, 15, 63, 100], [1, 16, 64]))
 RTOL = 1e-8
 
@@ -18,9 +16,7 @@ RTOL = 1e-8
 @pytest.mark.parametrize(("bias", "retention", "depth", "momentum"), DESIGN_SPACE)
 def test_chunked_equals_reference(bias, retention, depth, momentum):
     for length, chunk in LENGTHS_AND_CHUNKS:
-        mem = small_memory(
-            bias=bias, retention=retention, memory_depth=depth, momentum=momentum, chunk_size=chunk
-        )
+        mem = small_memory(bias=bias, retention=retention, memory_depth=depth, momentum=momentum, chunk_size=chunk)
         x = torch.randn(2, length, mem.cfg.dim, dtype=torch.float64)
         where = f"T={length} chunk={chunk}"
         y_fast, s_fast = mem(x)

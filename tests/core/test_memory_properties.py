@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+
 from titans.core import PRESETS, MemoryConfig, NeuralMemory
 
 from .helpers import small_memory

@@ -4,6 +4,7 @@ import itertools
 
 import pytest
 import torch
+
 from titans.core import PRESETS, NeuralMemory
 
 from .helpers import assert_close, small_memory, state_tensors
