@@ -65,7 +65,9 @@ class NeuralMemory(nn.Module):
         padded = torch.cat([conv_cache, proj], dim=1)  # causal: left context only, [B, K - 1 + T, C]
         # Depthwise causal convolution as K shifted products: cheaper than conv1d's backward on CPU.
         kernel = self.conv.weight[:, 0, :]  # [C, K]
-        mixed = self.conv.bias + sum(padded[:, j : j + length] * kernel[:, j] for j in range(cfg.conv_kernel))
+        mixed = self.conv.bias.expand_as(proj)
+        for j in range(cfg.conv_kernel):
+            mixed = torch.addcmul(mixed, padded[:, j : j + length], kernel[:, j])
         new_cache = padded[:, padded.shape[1] - (cfg.conv_kernel - 1) :]
 
         def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
