@@ -11,7 +11,7 @@ Inside a chunk every gradient is taken at the chunk-start weights W_{t'} (Titans
 - within-chunk retrieval y_t = M_{A_t}(q_t) uses the dual form (as TTT does): layer by layer,
       A_t zq_t = Gamma_t A_0 zq_t + m_t S_0 zq_t - sum_i C[t, i] theta_i dpre[i] (z[i] . zq_t),
   a masked b x b matrix product, so per-token weights are never formed.
-Only the current chunk's weights are alive at any time, so inference memory does not grow with T.
+Only the current chunk's weights (and the gate algebra of a group of 16 chunks) are alive at any time.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from .config import MemoryConfig
 from .memory_model import forward_columns, layer_norm_columns, per_token_grads
 from .retention import ChunkStart, start_chunk
 from .state import MemoryInputs
+
+_GROUP = 16
 
 
 def _transfer(log_cum: Tensor) -> Tensor:
@@ -130,20 +132,22 @@ def chunked_recurrence(
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
     """Same contract as `reference.reference_recurrence`."""
     b = cfg.chunk_size
-    full = inputs.length - inputs.length % b
-    coefficients = []
-    for part in (inputs.slice(0, full), inputs.slice(full, inputs.length)):
-        if part.length:
-            coefficients += _coefficients(_by_chunk(part, min(b, part.length)))
     acc, mom = memory, momentum
     boundary = (acc, mom)
     outputs = []
-    for chunk, co in zip(inputs.split(b), coefficients, strict=True):
-        start = start_chunk(acc, cfg)
-        boundary = (start.accumulators, mom)
-        y, acc, end_mom = _chunk(chunk, co, start, mom, cfg)
-        outputs.append(y)
-        if acc is not None:
-            mom = end_mom
-            boundary = (acc, mom)
+    # The gate algebra of _GROUP chunks is computed in one go: few large operations, bounded memory.
+    for group in inputs.split(_GROUP * b):
+        full = group.length - group.length % b
+        coefficients = []
+        for part in (group.slice(0, full), group.slice(full, group.length)):
+            if part.length:
+                coefficients += _coefficients(_by_chunk(part, min(b, part.length)))
+        for chunk, co in zip(group.split(b), coefficients, strict=True):
+            start = start_chunk(acc, cfg)
+            boundary = (start.accumulators, mom)
+            y, acc, end_mom = _chunk(chunk, co, start, mom, cfg)
+            outputs.append(y)
+            if acc is not None:
+                mom = end_mom
+                boundary = (acc, mom)
     return torch.cat(outputs, dim=-1).mT, *boundary

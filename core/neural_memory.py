@@ -20,6 +20,7 @@ from .reference import reference_recurrence
 from .state import MemoryInputs, MemoryState
 
 BACKENDS = {"chunked": chunked_recurrence, "reference": reference_recurrence}
+INFERENCE_PIECE = 4096  # tokens per piece when a long sequence is run without autograd
 
 
 def _gate(dim: int, out: int, rank: int | None, bias_init: float) -> nn.Module:
@@ -41,7 +42,7 @@ class NeuralMemory(nn.Module):
         self.momentum_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
         self.forget_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.forget_bias_init) if cfg.forget_gate else None
         # Yaad: channel-wise, input-dependent Huber threshold delta_t = softplus(.) > 0.
-        delta_logit = math.log(math.expm1(cfg.huber_delta_init))
+        delta_logit = cfg.huber_delta_init + math.log(-math.expm1(-cfg.huber_delta_init))  # softplus^-1
         self.delta_gate = _gate(cfg.dim, inner, cfg.gate_rank, delta_logit) if cfg.bias == "huber" else None
         # Initial memory M_0 (learned, shared across the batch); matrix memories under decay start at 0.
         self.initial_memory = nn.ParameterList(
@@ -52,7 +53,7 @@ class NeuralMemory(nn.Module):
             )
             for out, fan_in in cfg.layer_shapes
         )
-        self.out_norm = nn.RMSNorm(d)
+        self.out_norm = nn.RMSNorm(d, eps=1e-6)  # a fixed eps: the same function in every dtype
         self.out_gate = nn.Linear(cfg.dim, inner)
         self.out_proj = nn.Linear(inner, cfg.dim, bias=False)
 
@@ -108,7 +109,22 @@ class NeuralMemory(nn.Module):
             raise ValueError("NeuralMemory got an empty sequence (time dimension 0)")
         if backend not in BACKENDS:
             raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-        batch, length, _ = x.shape
+        if state is not None and state.memory[0].shape[0] != x.shape[0] * cfg.heads:
+            raise ValueError(
+                f"state is for batch size {state.memory[0].shape[0] // cfg.heads}, but x has batch size {x.shape[0]}"
+            )
+        if torch.is_grad_enabled() or x.shape[1] <= INFERENCE_PIECE:
+            return self._forward(x, state, backend)
+        # Without autograd, a long sequence is streamed through in pieces (exactly equal, see the streaming
+        # tests), so a call's working memory stays bounded whatever its length.
+        outputs = []
+        for piece in x.split(INFERENCE_PIECE, dim=1):
+            y, state = self._forward(piece, state, backend)
+            outputs.append(y)
+        return torch.cat(outputs, dim=1), state
+
+    def _forward(self, x: Tensor, state: MemoryState | None, backend: str) -> tuple[Tensor, MemoryState]:
+        cfg, (batch, length, _) = self.cfg, x.shape
         inputs, conv_cache = self._inputs(x, None if state is None else state.conv_cache)
         if state is None:
             memory = [w.unsqueeze(0).expand(batch, -1, -1, -1).flatten(0, 1) for w in self.initial_memory]

@@ -31,6 +31,10 @@ def reference_recurrence(
     Returns the retrieved values y: [N, T, D] and the memory and momentum at the last chunk boundary
     (after the last token when T is a whole number of chunks).
     """
+    if torch.is_inference_mode_enabled():
+        raise RuntimeError(
+            "backend='reference' takes gradients with autograd; it cannot run under torch.inference_mode()"
+        )
     keep_graph = torch.is_grad_enabled()
     acc, mom = memory, momentum
     boundary = (acc, mom)

@@ -8,7 +8,9 @@ Within a chunk the accumulator evolves linearly (all gradients are at the chunk-
 non-linear maps of "lq" and "kl" are applied at chunk boundaries, as MIRAS does ("lag" tokens):
 - "lq": the normaliser ||A_{t'}||_q^(q-2) of the chunk start scales the whole chunk, W_t = A_t / n_{t'};
 - "kl": the map is not linear in A, so retrieval inside a chunk reads the chunk-start weights W_{t'};
-  at the chunk end W = softmax(A_end).  With chunk_size = 1 both are exact online mirror descent.
+  at the chunk end W = softmax(A_end).
+With chunk_size = 1 the state and every gradient are exact online updates; retrieval then reads the
+normaliser ("lq") or the weights ("kl") from before the token's own write, a one-token lag.
 """
 
 from __future__ import annotations

@@ -58,8 +58,27 @@ def test_state_size_does_not_grow_with_length():
 
 def test_detached_state_cuts_the_graph():
     mem = small_memory()
-    _, state = mem(torch.randn(1, 20, 8, dtype=torch.float64))
+    first = torch.randn(1, 20, 8, dtype=torch.float64, requires_grad=True)
+    _, state = mem(first)
     detached = state.detach()
     assert all(not t.requires_grad for t in state_tensors(detached))
     y, _ = mem(torch.randn(1, 5, 8, dtype=torch.float64), state=detached)
-    y.sum().backward()  # the graph reaches the parameters through this call only
+    y.sum().backward()
+    assert first.grad is None  # nothing flowed back into the first call
+    y, _ = mem(torch.randn(1, 5, 8, dtype=torch.float64), state=state)
+    y.sum().backward()
+    assert first.grad is not None and first.grad.abs().sum() > 0  # without detach it does
+
+
+def test_long_inference_runs_in_pieces_and_equals_one_pass(monkeypatch):
+    from titans.core import neural_memory
+
+    mem = small_memory(chunk_size=8)
+    x = torch.randn(2, 130, 8, dtype=torch.float64)
+    y_whole, s_whole = mem(x)  # autograd on: one pass
+    monkeypatch.setattr(neural_memory, "INFERENCE_PIECE", 50)
+    with torch.no_grad():
+        y_pieces, s_pieces = mem(x)  # autograd off: pieces of 50 tokens
+    assert_close(y_pieces, y_whole, 1e-10, "outputs")
+    for a, b in zip(state_tensors(s_pieces), state_tensors(s_whole), strict=True):
+        assert_close(a, b, 1e-10, "state")
