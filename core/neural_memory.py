@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from .chunked import chunked_recurrence
 from .config import MemoryConfig
 from .reference import reference_recurrence
+from .retention import start_chunk
 from .state import MemoryInputs, MemoryState
 
 BACKENDS = {"chunked": chunked_recurrence, "reference": reference_recurrence}
@@ -56,6 +57,14 @@ class NeuralMemory(nn.Module):
         self.out_norm = nn.RMSNorm(d, eps=1e-6)  # a fixed eps: the same function in every dtype
         self.out_gate = nn.Linear(cfg.dim, inner)
         self.out_proj = nn.Linear(inner, cfg.dim, bias=False)
+
+    def _initial_memory(self, batch: int) -> list[Tensor]:
+        """M_0 for every sequence of the batch: [B * H, out, in] per layer."""
+        return [w.unsqueeze(0).expand(batch, -1, -1, -1).flatten(0, 1) for w in self.initial_memory]
+
+    def boundary_weights(self, state: MemoryState | None, batch: int) -> list[Tensor]:
+        """The memory's weights at the state's last chunk boundary (M_0 when state is None), [B * H, out, in]."""
+        return start_chunk(self._initial_memory(batch) if state is None else state.memory, self.cfg).weights
 
     def _inputs(self, x: Tensor, conv_cache: Tensor | None) -> tuple[MemoryInputs, Tensor | None]:
         cfg, (batch, length, _) = self.cfg, x.shape
@@ -127,7 +136,7 @@ class NeuralMemory(nn.Module):
         cfg, (batch, length, _) = self.cfg, x.shape
         inputs, conv_cache = self._inputs(x, None if state is None else state.conv_cache)
         if state is None:
-            memory = [w.unsqueeze(0).expand(batch, -1, -1, -1).flatten(0, 1) for w in self.initial_memory]
+            memory = self._initial_memory(batch)
             momentum = [torch.zeros_like(m) for m in memory] if cfg.momentum else None
             replay = 0
         else:

@@ -1,0 +1,91 @@
+"""Building blocks of the backbones: SwiGLU MLP, rotary embeddings, and causal attention (full or sliding
+window) on `scaled_dot_product_attention`, with persistent memory tokens and a streaming key/value cache
+that a sliding window keeps bounded."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+class SwiGLU(nn.Module):
+    """Llama's MLP: W_down (silu(x W_gate) * x W_up)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.gate_up = nn.Linear(dim, 2 * hidden, bias=False)
+        self.down = nn.Linear(hidden, dim, bias=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        gate, up = self.gate_up(x).chunk(2, dim=-1)
+        return self.down(F.silu(gate) * up)
+
+
+def rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
+    """Rotary position embedding (RoFormer) of x: [B, H, T, D] at integer positions: [T]."""
+    half = x.shape[-1] // 2
+    freqs = base ** (-torch.arange(half, device=x.device, dtype=torch.float64) / half)
+    angles = (positions.to(torch.float64)[:, None] * freqs).to(x.dtype)  # [T, D/2]
+    cos, sin = angles.cos(), angles.sin()
+    first, second = x[..., :half], x[..., half : 2 * half]
+    return torch.cat([first * cos - second * sin, first * sin + second * cos, x[..., 2 * half :]], dim=-1)
+
+
+@dataclass
+class KVCache:
+    key: Tensor  # [B, H, L, D], rotated
+    value: Tensor  # [B, H, L, D]
+    positions: Tensor  # [L]: each cached key's position
+    position: int  # position of the next token
+
+    def detach(self) -> KVCache:
+        return KVCache(self.key.detach(), self.value.detach(), self.positions, self.position)
+
+
+class Attention(nn.Module):
+    """Causal multi-head attention. `window`: each token sees itself and the window - 1 tokens before it
+    (None: all). `persistent`: N_p learned key/value tokens that every query sees (Titans section 3.3)."""
+
+    def __init__(self, dim: int, heads: int, window: int | None = None, persistent: int = 0, rope_base=10000.0):
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"attention heads={heads} must divide dim={dim}")
+        self.heads, self.window, self.rope_base = heads, window, rope_base
+        self.qkv = nn.Linear(dim, 3 * dim, bias=False)
+        self.out = nn.Linear(dim, dim, bias=False)
+        self.persistent = nn.Parameter(torch.randn(persistent, dim) * 0.02) if persistent else None
+
+    def _split(self, t: Tensor) -> Tensor:  # [B, T, dim] -> [B, H, T, D]
+        return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+    def forward(self, x: Tensor, cache: KVCache | None = None, context: Tensor | None = None) -> tuple[Tensor, KVCache]:
+        """x: [B, T, dim] -> y: [B, T, dim].  `context` ([B, T, dim], optional): extra key/value tokens, the
+        t-th at the same position as x's t-th, so a query sees those up to its own position (MAC's h)."""
+        batch, length, _ = x.shape
+        start = 0 if cache is None else cache.position
+        positions = torch.arange(start, start + length, device=x.device)
+        q, k, v = (self._split(t) for t in self.qkv(x).chunk(3, dim=-1))
+        q, k = rotate(q, positions, self.rope_base), rotate(k, positions, self.rope_base)
+        key_positions = positions
+        if context is not None:
+            _, ck, cv = (self._split(t) for t in self.qkv(context).chunk(3, dim=-1))
+            k, v = torch.cat([rotate(ck, positions, self.rope_base), k], 2), torch.cat([cv, v], 2)
+            key_positions = torch.cat([positions, positions])
+        if cache is not None:
+            k, v = torch.cat([cache.key, k], dim=2), torch.cat([cache.value, v], dim=2)
+            key_positions = torch.cat([cache.positions, key_positions])
+        visible = key_positions[None, :] <= positions[:, None]  # [T, L]
+        kept = torch.ones_like(key_positions, dtype=torch.bool)
+        if self.window is not None:
+            visible &= positions[:, None] - key_positions[None, :] < self.window
+            kept = start + length - key_positions < self.window  # what the next token can still see
+        new_cache = KVCache(k[:, :, kept], v[:, :, kept], key_positions[kept], start + length)
+        if self.persistent is not None:  # position-free tokens, visible to every query
+            _, pk, pv = (self._split(t) for t in self.qkv(self.persistent).expand(batch, -1, -1).chunk(3, dim=-1))
+            k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+            visible = torch.cat([visible.new_ones(length, pk.shape[2]), visible], dim=1)
+        y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible)  # [B, H, T, D]
+        return self.out(y.transpose(1, 2).flatten(2)), new_cache
