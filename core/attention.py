@@ -77,15 +77,32 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache.key, k], dim=2), torch.cat([cache.value, v], dim=2)
             key_positions = torch.cat([cache.positions, key_positions])
-        visible = key_positions[None, :] <= positions[:, None]  # [T, L]
         kept = torch.ones_like(key_positions, dtype=torch.bool)
         if self.window is not None:
-            visible &= positions[:, None] - key_positions[None, :] < self.window
             kept = start + length - key_positions < self.window  # what the next token can still see
         new_cache = KVCache(k[:, :, kept], v[:, :, kept], key_positions[kept], start + length)
+        persistent = None
         if self.persistent is not None:  # position-free tokens, visible to every query
             _, pk, pv = (self._split(t) for t in self.qkv(self.persistent).expand(batch, -1, -1).chunk(3, dim=-1))
-            k, v = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
-            visible = torch.cat([visible.new_ones(length, pk.shape[2]), visible], dim=1)
-        y = F.scaled_dot_product_attention(q, k, v, attn_mask=visible)  # [B, H, T, D]
-        return self.out(y.transpose(1, 2).flatten(2)), new_cache
+            persistent = (pk, pv)
+        # A sliding window attends block by block (window queries against the keys they can see): O(T window).
+        block = length if self.window is None else self.window
+        outputs = [
+            self._attend(q[:, :, a : a + block], positions[a : a + block], k, v, key_positions, persistent)
+            for a in range(0, length, block)
+        ]
+        return self.out(torch.cat(outputs, dim=2).transpose(1, 2).flatten(2)), new_cache
+
+    def _attend(self, q, positions, k, v, key_positions, persistent) -> Tensor:
+        """SDPA of queries q: [B, H, t, D] at `positions` over the keys they may see: [B, H, t, D]."""
+        if self.window is not None:  # keys are in position order here: keep the slice in reach of the block
+            lo = int((key_positions <= positions[0] - self.window).sum())
+            hi = int((key_positions <= positions[-1]).sum())
+            k, v, key_positions = k[:, :, lo:hi], v[:, :, lo:hi], key_positions[lo:hi]
+        visible = key_positions[None, :] <= positions[:, None]  # [t, L]
+        if self.window is not None:
+            visible &= positions[:, None] - key_positions[None, :] < self.window
+        if persistent is not None:
+            k, v = torch.cat([persistent[0], k], dim=2), torch.cat([persistent[1], v], dim=2)
+            visible = torch.cat([visible.new_ones(len(positions), persistent[0].shape[2]), visible], dim=1)
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=visible)
