@@ -41,9 +41,6 @@ class KVCache:
     positions: Tensor  # [L]: each cached key's position
     position: int  # position of the next token
 
-    def detach(self) -> KVCache:
-        return KVCache(self.key.detach(), self.value.detach(), self.positions, self.position)
-
 
 class Attention(nn.Module):
     """Causal multi-head attention. `window`: each token sees itself and the window - 1 tokens before it
