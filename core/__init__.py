@@ -4,7 +4,7 @@ from .backbones import BACKBONES, Backbone, BackboneConfig, build_backbone, list
 from .config import MemoryConfig
 from .neural_memory import NeuralMemory
 from .presets import PRESETS, deltanet, gated_deltanet, linear_attention, memora, moneta, titans_lmm, yaad
-from .state import MemoryInputs, MemoryState
+from .state import MemoryInputs, MemoryState, detach_state
 
 __all__ = [
     "BACKBONES",
@@ -17,6 +17,7 @@ __all__ = [
     "NeuralMemory",
     "build_backbone",
     "deltanet",
+    "detach_state",
     "gated_deltanet",
     "linear_attention",
     "list_backbones",

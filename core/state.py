@@ -9,7 +9,7 @@ Its size depends on the configuration only, never on how many tokens have been s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields, is_dataclass, replace
 
 import torch
 from torch import Tensor
@@ -44,9 +44,6 @@ class MemoryInputs:
         count = len(pieces["key"])
         return [replace(self, **{name: parts[i] for name, parts in pieces.items()}) for i in range(count)]
 
-    def detach(self) -> MemoryInputs:
-        return self.map_fields(Tensor.detach)
-
     def prepend(self, earlier: MemoryInputs) -> MemoryInputs:
         """`earlier` followed by these tokens along the time axis."""
         return self._map_with(earlier, lambda mine, theirs: torch.cat([theirs, mine], dim=1))
@@ -67,9 +64,16 @@ class MemoryState:
 
     def detach(self) -> MemoryState:
         """Cut the autograd history (truncated back-propagation through time)."""
-        return MemoryState(
-            memory=[m.detach() for m in self.memory],
-            momentum=None if self.momentum is None else [s.detach() for s in self.momentum],
-            pending=self.pending.detach(),
-            conv_cache=None if self.conv_cache is None else self.conv_cache.detach(),
-        )
+        return detach_state(self)
+
+
+def detach_state(state):
+    """Any streaming state (a memory's, an attention cache, a backbone's nested lists of them) with every
+    tensor cut from the autograd graph: for truncated back-propagation through time."""
+    if isinstance(state, Tensor):
+        return state.detach()
+    if isinstance(state, list | tuple):
+        return type(state)(detach_state(part) for part in state)
+    if is_dataclass(state):
+        return replace(state, **{f.name: detach_state(getattr(state, f.name)) for f in fields(state)})
+    return state

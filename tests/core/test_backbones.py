@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from titans.core import BACKBONES, build_backbone, list_backbones
+from titans.core import BACKBONES, build_backbone, detach_state, list_backbones
 
 NAMES = sorted(BACKBONES)
 SMALL = {"dim": 16, "depth": 2, "heads": 2, "window": 8, "chunk_size": 4, "persistent": 2}
@@ -76,3 +76,16 @@ def test_bad_names_and_fields():
         build_backbone("swa", dim=16, heads=3)
     with pytest.raises(ValueError, match="multiple of the memory chunk_size"):
         build_backbone("mac", window=10, chunk_size=4)
+
+
+@pytest.mark.parametrize("name", ["mac", "mag", "transformer"])
+def test_detached_backbone_state_streams_the_same_and_cuts_the_graph(name):
+    bb = _backbone(name)
+    first = torch.randn(1, 13, 16, dtype=torch.float64, requires_grad=True)
+    second = torch.randn(1, 9, 16, dtype=torch.float64)
+    _, state = bb(first)
+    attached, _ = bb(second, state=state)
+    detached, _ = bb(second, state=detach_state(state))
+    torch.testing.assert_close(detached, attached, rtol=0, atol=0)
+    detached.sum().backward()
+    assert first.grad is None
