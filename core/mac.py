@@ -41,15 +41,16 @@ class MemoryAsContext(nn.Module):
         self.segment, self.memory_cfg = segment, memory_cfg
         self.attention = Attention(dim, heads, None, persistent, rope_base)
         self.memory = NeuralMemory(memory_cfg)
-        inner = memory_cfg.heads * memory_cfg.dim_head
-        self.to_query = nn.Linear(dim, inner, bias=False)  # W_Q of eq. 21
-        self.from_memory = nn.Linear(inner, dim, bias=False)
+        self.from_memory = nn.Linear(memory_cfg.heads * memory_cfg.dim_head, dim, bias=False)
 
     def _retrieve(self, x: Tensor, weights: list[Tensor]) -> Tensor:
-        """h = M*(x W_Q): the memory read without writing, [B, T, dim]."""
+        """h = M*(x W_Q): the memory read without writing, [B, T, dim].  W_Q is the memory's own query
+        projection (followed by SiLU and l2-normalisation, as for its queries; the short convolution belongs
+        to the stream the memory is written with, so it is left out here)."""
         cfg, (batch, length, _) = self.memory_cfg, x.shape
-        q = self.to_query(x).reshape(batch, length, cfg.heads, cfg.dim_head).transpose(1, 2).flatten(0, 1)
-        read = memory_apply(weights, F.normalize(q, dim=-1), cfg.layer_norm_eps)  # [B * H, T, D]
+        w_query = self.memory.to_qkv.weight[: cfg.heads * cfg.dim_head]
+        q = F.silu(F.linear(x, w_query)).reshape(batch, length, cfg.heads, cfg.dim_head).transpose(1, 2)
+        read = memory_apply(weights, F.normalize(q.flatten(0, 1), dim=-1), cfg.layer_norm_eps)  # [B * H, T, D]
         return self.from_memory(read.unflatten(0, (batch, cfg.heads)).transpose(1, 2).flatten(2))
 
     def forward(self, x: Tensor, state: MACState | None = None) -> tuple[Tensor, MACState]:
