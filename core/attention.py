@@ -74,10 +74,10 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = torch.cat([cache.key, k], dim=2), torch.cat([cache.value, v], dim=2)
             key_positions = torch.cat([cache.positions, key_positions])
-        kept = torch.ones_like(key_positions, dtype=torch.bool)
-        if self.window is not None:
-            kept = start + length - key_positions < self.window  # what the next token can still see
-        new_cache = KVCache(k[:, :, kept], v[:, :, kept], key_positions[kept], start + length)
+        new_cache = KVCache(k, v, key_positions, start + length)
+        if self.window is not None:  # keep only what the next token can still see
+            kept = start + length - key_positions < self.window
+            new_cache = KVCache(k[:, :, kept], v[:, :, kept], key_positions[kept], start + length)
         persistent = None
         if self.persistent is not None:  # position-free tokens, visible to every query
             _, pk, pv = (self._split(t) for t in self.qkv(self.persistent).expand(batch, -1, -1).chunk(3, dim=-1))

@@ -24,7 +24,7 @@ from torch import Tensor
 
 from .attentional_bias import bias_output_grad
 from .config import MemoryConfig
-from .memory_model import forward_columns, layer_norm_columns, per_token_grads
+from .memory_model import finish_columns, forward_columns, per_token_grads
 from .retention import ChunkStart, start_chunk
 from .state import MemoryInputs
 
@@ -106,7 +106,7 @@ def _chunk(
             if start.scales is not None:
                 pre = pre * start.scales[layer]
             z = F.gelu(pre) if layer < depth - 1 else pre
-        y = pre if depth == 1 else query + layer_norm_columns(pre, eps)
+        y = finish_columns(query, pre, depth, eps)
 
     if chunk.length < cfg.chunk_size:
         return y, None, None

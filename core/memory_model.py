@@ -7,7 +7,7 @@ token's gradient with respect to W_l is the rank-one outer product dpre_l z_{l-1
 path relies on that (`per_token_grads`).
 
 Two forms of the same function:
-- `memory_apply`: tokens as rows, x: [N, T, D], plain torch ops; used by the reference.
+- `memory_apply`: tokens as rows, x: [N, T, D], plain torch ops; used by the reference and for plain reads.
 - `forward_columns` / `per_token_grads`: tokens as columns, x: [N, D, T], used by the chunked path.  In
   this layout every product is W @ Z with W untransposed, so autograd hands back each weight's gradient
   contiguous (adding up the gradients of a weight's several uses stays a dense add) and no activation
@@ -43,6 +43,11 @@ def layer_norm_columns(pre: Tensor, ln_eps: float) -> Tensor:
     return _layer_norm_stats(pre, ln_eps)[0]
 
 
+def finish_columns(x: Tensor, pre_last: Tensor, depth: int, ln_eps: float) -> Tensor:
+    """The memory's output from its last pre-activation: the matrix memory's own, or x + LN(.) for the MLP."""
+    return pre_last if depth == 1 else x + layer_norm_columns(pre_last, ln_eps)
+
+
 def forward_columns(weights: list[Tensor], x: Tensor, ln_eps: float) -> tuple[Tensor, list[Tensor], list[Tensor]]:
     """M_W(x) for x: [N, D, T], with what `per_token_grads` needs: each layer's input and pre-activation."""
     inputs, pres = [], []
@@ -52,8 +57,7 @@ def forward_columns(weights: list[Tensor], x: Tensor, ln_eps: float) -> tuple[Te
         pres.append(w @ z)  # [N, out, T]
         if layer < len(weights) - 1:
             z = F.gelu(pres[-1])
-    out = pres[-1] if len(weights) == 1 else x + layer_norm_columns(pres[-1], ln_eps)
-    return out, inputs, pres
+    return finish_columns(x, pres[-1], len(weights), ln_eps), inputs, pres
 
 
 def per_token_grads(weights: list[Tensor], pres: list[Tensor], grad_out: Tensor, ln_eps: float) -> list[Tensor]:

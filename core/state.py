@@ -46,12 +46,13 @@ class MemoryInputs:
 
     def prepend(self, earlier: MemoryInputs) -> MemoryInputs:
         """`earlier` followed by these tokens along the time axis."""
-        return self._map_with(earlier, lambda mine, theirs: torch.cat([theirs, mine], dim=1))
-
-    def _map_with(self, other: MemoryInputs, fn) -> MemoryInputs:
         return replace(
             self,
-            **{f.name: fn(t, getattr(other, f.name)) for f in fields(self) if (t := getattr(self, f.name)) is not None},
+            **{
+                f.name: torch.cat([getattr(earlier, f.name), t], dim=1)
+                for f in fields(self)
+                if (t := getattr(self, f.name)) is not None
+            },
         )
 
 
