@@ -1,0 +1,153 @@
+"""The `titans` command line.
+
+    titans run NAME_OR_YAML [--set key=value ...] [--output DIR] [--resume]
+    titans validate NAME_OR_YAML [--set ...]
+    titans evaluate NAME_OR_YAML --checkpoint CKPT [--output DIR]
+    titans predict NAME_OR_YAML --checkpoint CKPT --input FILE --output FILE
+    titans list
+    titans schema
+
+Bad input (a definition, an override, a data file, a checkpoint) prints one line naming what and where,
+and exits with code 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from functools import wraps
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .errors import InputError
+from .registry import KINDS, components, describe
+from .spec import PipelineSpec, load_spec, shipped_definitions
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Titans and MIRAS pipelines.")
+console, errors = Console(), Console(stderr=True)
+
+Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.sub=value.")]
+Definition = Annotated[str, typer.Argument(help="A shipped pipeline name or a YAML file.")]
+OutputDir = Annotated[Path | None, typer.Option("--output", "-o", help="Output directory (default runs/<name>).")]
+Checkpoint = Annotated[Path, typer.Option("--checkpoint", "-c", help="A checkpoint written by `titans run`.")]
+
+
+def _quiet_lightning() -> None:
+    """Keep the console to the progress bar, warnings that matter and our own lines."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*(set_vital|LeafSpec|smaller than the logging interval).*")
+    warnings.filterwarnings("ignore", message=".*(does not have many workers|all_gather is deprecated).*")
+
+
+def user_errors(command):
+    """Turn InputError into one line on stderr and exit code 2."""
+
+    @wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except InputError as error:
+            errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            errors.print("interrupted; `titans run ... --resume` continues from the last checkpoint", markup=False)
+            raise typer.Exit(130) from None
+
+    return run
+
+
+def _pipeline(definition: str, overrides: list[str] | None, output: Path | None):
+    from .engine import Pipeline
+
+    spec = load_spec(definition, overrides)
+    if output is not None:
+        spec.output.dir = output
+    return Pipeline(spec)
+
+
+@app.command()
+@user_errors
+def run(
+    definition: Definition,
+    overrides: Overrides = None,
+    output: OutputDir = None,
+    resume: Annotated[bool, typer.Option(help="Continue from the output directory's last checkpoint.")] = False,
+):
+    """Train, evaluate and write every output of a pipeline."""
+    _quiet_lightning()
+    pipeline = _pipeline(definition, overrides, output)
+    result = pipeline.run(resume=resume)
+    if result.checkpoint is not None:  # only the first process of a multi-process run reports
+        _print_metrics(result.metrics)
+        console.print(f"outputs in {result.output_dir}/ (report.md, metrics.json)")
+
+
+@app.command()
+@user_errors
+def validate(definition: Definition, overrides: Overrides = None):
+    """Check a definition (keys, types, component names and options) without reading data or training."""
+    pipeline = _pipeline(definition, overrides, None)
+    console.print(f"{definition}: valid ({pipeline.spec.task}, backbone {pipeline.spec.model.backbone.name})")
+
+
+@app.command()
+@user_errors
+def evaluate(definition: Definition, checkpoint: Checkpoint, overrides: Overrides = None, output: OutputDir = None):
+    """Evaluate a checkpoint on the definition's validation and test splits."""
+    _quiet_lightning()
+    result = _pipeline(definition, overrides, output).evaluate_checkpoint(checkpoint)
+    _print_metrics(result.metrics)
+
+
+@app.command()
+@user_errors
+def predict(
+    definition: Definition,
+    checkpoint: Checkpoint,
+    input: Annotated[Path, typer.Option("--input", "-i", help="The file to predict for.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the predictions.")],
+    overrides: Overrides = None,
+):
+    """Predict for a new file with a trained checkpoint."""
+    count = _pipeline(definition, overrides, None).predict(checkpoint, input, output)
+    console.print(f"{count} predictions written to {output}")
+
+
+@app.command("list")
+def list_all():
+    """Shipped pipelines, backbones and every registered component."""
+    from titans.core import list_backbones
+
+    table = Table("kind", "name", "description", title="titans")
+    for name, path in sorted(shipped_definitions().items()):
+        table.add_row("pipeline", name, load_spec(path).description)
+    for name, description in list_backbones().items():
+        table.add_row("backbone", name, description)
+    for kind in KINDS:
+        for name, obj in components(kind).items():
+            table.add_row(kind, name, describe(obj))
+    console.print(table)
+
+
+@app.command()
+def schema():
+    """The JSON Schema of pipeline definitions (for editor completion)."""
+    sys.stdout.write(json.dumps(PipelineSpec.model_json_schema(), indent=2) + "\n")
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    table = Table("metric", "value")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:.4g}")
+    console.print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,98 @@
+"""The LightningModule every pipeline trains: a task's model, its loss and metrics, AdamW with linear
+warm-up and cosine decay.  Checkpoints carry the definition and the task's own state, so `titans predict`
+and `titans evaluate` need nothing but the checkpoint and the definition."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+import torch
+from torch import Tensor, nn
+
+from .spec import PipelineSpec
+from .task import Task
+
+
+def concat_outputs(batches: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    if not batches:
+        return {}
+    return {key: torch.cat([batch[key].detach() for batch in batches]) for key in batches[0]}
+
+
+def split_metrics(task: Task, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
+    """`<split>/loss` (the mean of the per-example losses) and `<split>/<metric>` for each named metric."""
+    metrics = {f"{split}/loss": outputs["loss"].float().mean().item()}
+    for name, metric in task.components.metrics.items():
+        metrics[f"{split}/{name}"] = float(metric(outputs))
+    return metrics
+
+
+def warmup_cosine(warmup: int, total: float, floor: float):
+    """Learning-rate factor at a step: linear warm-up to 1, then cosine decay to `floor`."""
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        if not math.isfinite(total) or total <= warmup:
+            return 1.0
+        progress = min(1.0, (step - warmup) / (total - warmup))
+        return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    return factor
+
+
+class PipelineModule(L.LightningModule):
+    def __init__(self, spec: PipelineSpec, task: Task, model: nn.Module, train_size: int):
+        super().__init__()
+        self.spec, self.task, self.model, self.train_size = spec, task, model, train_size
+        self._validation_outputs: list[dict[str, Tensor]] = []
+
+    def training_step(self, batch, batch_index: int) -> Tensor:
+        loss = self.task.loss(self.model, batch)
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}; lower train.lr")
+        self.log("train/loss", loss, prog_bar=True, batch_size=self.spec.train.batch_size)
+        return loss
+
+    def validation_step(self, batch, batch_index: int) -> None:
+        self._validation_outputs.append(self.task.outputs(self.model, batch))
+
+    def on_validation_epoch_end(self) -> None:
+        outputs = concat_outputs(self._validation_outputs)
+        self._validation_outputs.clear()
+        if not outputs:
+            return
+        if self.trainer.world_size > 1:  # every rank computes the metrics of the whole split
+            outputs = {key: self.all_gather(value).flatten(0, 1) for key, value in outputs.items()}
+        self.log_dict(split_metrics(self.task, outputs, "val"), prog_bar=True, sync_dist=True)
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        train = self.spec.train
+        matrices = [p for p in self.model.parameters() if p.ndim >= 2]  # weight decay skips norms and biases
+        others = [p for p in self.model.parameters() if p.ndim < 2]
+        groups = [{"params": matrices, "weight_decay": train.weight_decay}, {"params": others, "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW(groups, lr=train.lr, betas=train.betas)
+        factor = warmup_cosine(train.warmup_steps, self._total_steps(), train.min_lr_ratio)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def _total_steps(self) -> float:
+        """Optimizer steps the run will take.  Counted here: Lightning's `estimated_stepping_batches` loads
+        the training data early, which makes a --resume skip restoring the loader's mid-epoch position."""
+        train = self.spec.train
+        per_epoch = math.ceil(math.ceil(self.train_size / self.trainer.world_size) / train.batch_size)
+        by_epochs = per_epoch * train.max_epochs if train.max_epochs else math.inf
+        return min(by_epochs, train.max_steps if train.max_steps > 0 else math.inf)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["titans"] = {
+            "spec": self.spec.model_dump(mode="json"),
+            "task_state": self.task.state_dict(),
+            "torch_rng": torch.get_rng_state(),  # augmentation draws continue where they stopped on --resume
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        torch.set_rng_state(checkpoint["titans"]["torch_rng"])
+        self.task.load_state_dict(checkpoint["titans"]["task_state"])

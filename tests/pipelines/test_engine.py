@@ -1,0 +1,71 @@
+"""The engine end to end on the tiny task: every output, determinism, resume after SIGKILL, predict/evaluate."""
+
+import json
+import math
+
+import pytest
+import yaml
+
+from titans.pipelines import InputError, Pipeline
+
+from .conftest import titans
+
+
+def test_a_run_writes_every_output_and_a_seed_fixes_the_result(tiny_yaml):
+    first = Pipeline.from_yaml(tiny_yaml).run()
+    out = first.output_dir
+    assert set(first.metrics) == {"val/loss", "val/tiny-mae", "test/loss", "test/tiny-mae"}
+    assert all(math.isfinite(value) for value in first.metrics.values())
+    assert json.loads((out / "metrics.json").read_text()) == pytest.approx(first.metrics)
+    assert yaml.safe_load((out / "spec.yaml").read_text())["train"]["seed"] == 0
+    for name in ["checkpoints/best.ckpt", "checkpoints/last.ckpt", "predictions/val.csv", "predictions/test.csv",
+                 "logs/metrics.csv", "report.md"]:  # fmt: skip
+        assert (out / name).is_file(), name
+    assert "test/tiny-mae" in (out / "report.md").read_text()
+    assert not list(out.rglob("*.tmp")), "a temporary file was left behind"
+    again = Pipeline.from_yaml(tiny_yaml, [f"output.dir={out.parent / 'again'}"]).run()
+    assert again.metrics == first.metrics
+    other_seed = Pipeline.from_yaml(tiny_yaml, [f"output.dir={out.parent / 'seed1'}", "train.seed=1"]).run()
+    assert other_seed.metrics != first.metrics
+
+
+def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tiny_yaml, tmp_path):
+    uninterrupted = titans("run", str(tiny_yaml), "--output", str(tmp_path / "whole"))
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    # 4 steps per epoch, a checkpoint every 3: killed at step 8, the run resumes from step 6, mid-epoch.
+    killed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), TINY_TASK_KILL_AT_STEP="8")
+    assert killed.returncode == -9
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+    resumed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
+    assert json.loads((tmp_path / "cut" / "metrics.json").read_text()) == whole
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tiny_yaml):
+    with pytest.raises(InputError, match="nothing to resume from"):
+        Pipeline.from_yaml(tiny_yaml).run(resume=True)
+
+
+def test_predict_and_evaluate_from_a_checkpoint(tiny_yaml, tmp_path):
+    result = Pipeline.from_yaml(tiny_yaml).run()
+    checkpoint = result.output_dir / "checkpoints" / "best.ckpt"
+    rows = tmp_path / "rows.csv"
+    rows.write_text("0.5,0.5,0.5\n1,2,3,4\n")
+    predicted = titans("predict", str(tiny_yaml), "-c", str(checkpoint), "-i", str(rows), "-o", str(tmp_path / "p.csv"))
+    assert predicted.returncode == 0, predicted.stderr
+    assert (tmp_path / "p.csv").read_text().splitlines()[0] == "prediction"
+    assert len((tmp_path / "p.csv").read_text().splitlines()) == 3
+    evaluated = Pipeline.from_yaml(tiny_yaml, [f"output.dir={tmp_path / 'eval'}"]).evaluate_checkpoint(checkpoint)
+    assert evaluated.metrics == pytest.approx(result.metrics)
+
+
+@pytest.mark.timeout(300)
+def test_two_process_ddp_on_cpu(tiny_yaml, tmp_path):
+    devices = ["--set", "train.strategy=ddp", "--set", "train.devices=2", "--set", "train.accelerator=cpu"]
+    run = titans("run", str(tiny_yaml), "--output", str(tmp_path / "ddp"), *devices)
+    assert run.returncode == 0, run.stderr
+    metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
+    assert all(math.isfinite(value) for value in metrics.values())
+    # 64 training examples, 2 processes of batch 16: 2 steps per epoch, 3 epochs (one process would take 12)
+    assert "training: 6 steps, 3 epochs" in (tmp_path / "ddp" / "report.md").read_text()
