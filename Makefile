@@ -18,6 +18,7 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	$(PY) -m titans.core.demo
+	$(VENV)/bin/titans run forecast-demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -40,6 +40,8 @@ Checkpoint = Annotated[Path, typer.Option("--checkpoint", "-c", help="A checkpoi
 
 def _quiet_lightning() -> None:
     """Keep the console to the progress bar, warnings that matter and our own lines."""
+    import lightning.pytorch  # noqa: F401  (it sets its loggers to INFO when first imported)
+
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=".*(set_vital|LeafSpec|smaller than the logging interval).*")
@@ -63,13 +65,13 @@ def user_errors(command):
     return run
 
 
-def _pipeline(definition: str, overrides: list[str] | None, output: Path | None):
+def _pipeline(definition: str, overrides: list[str] | None, output: Path | None, checkpoint: Path | None = None):
     from .engine import Pipeline
 
     spec = load_spec(definition, overrides)
     if output is not None:
         spec.output.dir = output
-    return Pipeline(spec)
+    return Pipeline(spec) if checkpoint is None else Pipeline.for_checkpoint(spec, checkpoint)
 
 
 @app.command()
@@ -102,7 +104,7 @@ def validate(definition: Definition, overrides: Overrides = None):
 def evaluate(definition: Definition, checkpoint: Checkpoint, overrides: Overrides = None, output: OutputDir = None):
     """Evaluate a checkpoint on the definition's validation and test splits."""
     _quiet_lightning()
-    result = _pipeline(definition, overrides, output).evaluate_checkpoint(checkpoint)
+    result = _pipeline(definition, overrides, output, checkpoint).evaluate_checkpoint(checkpoint)
     _print_metrics(result.metrics)
 
 
@@ -116,7 +118,9 @@ def predict(
     overrides: Overrides = None,
 ):
     """Predict for a new file with a trained checkpoint."""
-    count = _pipeline(definition, overrides, None).predict(checkpoint, input, output)
+    if not input.is_file():
+        raise InputError(f"{input}: no such input file")
+    count = _pipeline(definition, overrides, None, checkpoint).predict(checkpoint, input, output)
     console.print(f"{count} predictions written to {output}")
 
 

@@ -44,7 +44,7 @@ def sha256_of(path: Path) -> str:
 @dataclass(frozen=True)
 class DataFile:
     relative_path: str  # its place under the data directory, e.g. forecasting/ETTh1.csv
-    url: str  # the canonical download address
+    url: str | None  # the canonical download address; None where there is no stable public one
     sha256: str
 
     def _verified(self, path: Path) -> Path:
@@ -65,8 +65,9 @@ class DataFile:
         if cached.is_file():
             return self._verified(cached)
         where = f"{root / self.relative_path} (TITANS_DATA_DIR)" if root else "$TITANS_DATA_DIR/" + self.relative_path
-        if not download:
-            raise InputError(f"{self.relative_path}: not found at {where} or in the cache {cached}")
+        if not download or self.url is None:
+            reason = "" if self.url else " (no public download address is registered for it)"
+            raise InputError(f"{self.relative_path}: not found at {where} or in the cache {cached}{reason}")
         try:
             write_atomic(cached, lambda temporary: self._download(temporary))
         except (urllib.error.URLError, OSError) as error:

@@ -110,6 +110,18 @@ class Pipeline:
         return cls(load_spec(name_or_path, overrides))
 
     @classmethod
+    def for_checkpoint(cls, spec: PipelineSpec, checkpoint: Path) -> Pipeline:
+        """This definition with the model the checkpoint was trained with (its `features` and `model`
+        sections), so evaluating or predicting never needs the training overrides repeated."""
+        trained = load_checkpoint(checkpoint)["titans"]["spec"]
+        if trained["task"] != spec.task:
+            raise InputError(f"{checkpoint}: a checkpoint of task {trained['task']!r}, not {spec.task!r}")
+        raw = spec.model_dump(mode="json") | {"features": trained["features"], "model": trained["model"]}
+        merged = parse_spec(raw, spec.source, spec.base_dir)
+        merged.output.dir = spec.output.dir
+        return cls(merged)
+
+    @classmethod
     def from_dict(cls, raw: dict, base_dir: Path | None = None) -> Pipeline:
         return cls(parse_spec(raw, "<dict>", base_dir))
 

@@ -26,7 +26,7 @@ def split_metrics(task: Task, outputs: dict[str, Tensor], split: str) -> dict[st
     metrics = {f"{split}/loss": outputs["loss"].float().mean().item()}
     for name, metric in task.components.metrics.items():
         metrics[f"{split}/{name}"] = float(metric(outputs))
-    return metrics
+    return metrics | task.detailed_metrics(outputs, split)
 
 
 def warmup_cosine(warmup: int, total: float, floor: float):

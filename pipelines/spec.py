@@ -175,7 +175,8 @@ def deep_merge(base: dict, override: dict) -> dict:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply `key.sub=value` overrides (the value is parsed as YAML: numbers, booleans, lists, maps)."""
+    """Apply `key.sub=value` overrides (the value is parsed as YAML: numbers, booleans, lists, maps).
+    A relative value naming an existing file or folder is taken relative to the working directory."""
     raw = deep_merge(raw, {})
     for item in overrides:
         key, sep, text = item.partition("=")
@@ -185,6 +186,8 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise SpecError(f"--set {item!r}: the value is not valid YAML") from None
+        if isinstance(value, str) and value and Path(value).exists() and not Path(value).is_absolute():
+            value = str(Path(value).resolve())  # a file named on the command line is relative to where you are
         node = raw
         parts = key.strip().split(".")
         for depth, part in enumerate(parts[:-1]):

@@ -65,6 +65,10 @@ class Task(ABC):
         """Per-example evaluation outputs of one batch (dim 0 = examples); the engine concatenates batches
         and passes them to the metrics, `write_predictions` and `plot`."""
 
+    def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
+        """Extra `<split>/...` entries for metrics.json beyond the named metrics (e.g. per column)."""
+        return {}
+
     def write_predictions(self, outputs: dict[str, Tensor], split: str, path: Path) -> Path | None:
         """Write one split's predictions under `path` (a file stem, no suffix); return the file written."""
         return None

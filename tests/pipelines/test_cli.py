@@ -21,7 +21,10 @@ from .conftest import titans
         ),
         (["validate", "{yaml}", "--set", "model.backbone.name=magg"], "model.backbone: unknown backbone 'magg'"),
         (["validate", "{yaml}", "--set", "model.backbone.heads=3"], "heads=3: must divide dim=16"),
-        (["validate", "{yaml}", "--set", "evaluate.metrics=[mse]"], "evaluate.metrics[0]: unknown metric 'mse'"),
+        (
+            ["validate", "{yaml}", "--set", "evaluate.metrics=[tiny-ma]"],
+            "metrics[0]: unknown metric 'tiny-ma'; did you",
+        ),
         (["validate", "{yaml}", "--set", "train"], "--set 'train': expected key=value"),
         (["validate", "{tmp}/absent.yaml"], "absent.yaml: no such pipeline definition file"),
         (["run", "{yaml}", "--resume"], "nothing to resume from"),

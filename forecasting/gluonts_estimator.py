@@ -1,0 +1,177 @@
+"""A GluonTS estimator for the Titans forecaster, so GluonTS users keep their data, evaluation and tools:
+
+    from titans.forecasting.gluonts_estimator import TitansEstimator
+    predictor = TitansEstimator(prediction_length=24, backbone="mag").train(dataset.train)
+    forecasts, series = make_evaluation_predictions(dataset.test, predictor)   # QuantileForecast objects
+
+Univariate per item (GluonTS's convention); the network is the same Forecaster as the pipelines' (patches,
+RevIN, a quantile head) on any backbone.
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch as pl
+import torch
+from gluonts.core.component import validated
+from gluonts.dataset.field_names import FieldName
+from gluonts.dataset.loader import as_stacked_batches
+from gluonts.itertools import Cyclic
+from gluonts.model.forecast_generator import QuantileForecastGenerator
+from gluonts.torch.model.estimator import PyTorchLightningEstimator
+from gluonts.torch.model.predictor import PyTorchPredictor
+from gluonts.transform import (
+    AddObservedValuesIndicator,
+    ExpectedNumInstanceSampler,
+    InstanceSplitter,
+    SelectFields,
+    TestSplitSampler,
+    Transformation,
+    ValidationSplitSampler,
+)
+from torch import Tensor, nn
+
+from titans.core import build_backbone
+
+from .metrics import quantile_loss
+from .model import Forecaster, linear, patches
+
+PREDICTION_INPUTS = ["past_target", "past_observed_values"]
+TRAINING_INPUTS = [*PREDICTION_INPUTS, "future_target", "future_observed_values"]
+
+
+class TitansNetwork(nn.Module):
+    """past_target [B, L] -> ((quantiles [B, H, Q],), loc, scale), the shape GluonTS's quantile forecasts read."""
+
+    def __init__(self, context_length: int, prediction_length: int, backbone: str, backbone_options: dict,
+                 patch_length: int, stride: int, quantiles: list[float]):  # fmt: skip
+        super().__init__()
+        core = build_backbone(backbone, **backbone_options)
+        dim = core.cfg.dim
+        features = patches(dim, context_length, 1, patch_length=patch_length, stride=stride)
+        head = linear(features.tokens, dim, prediction_length, 1, quantiles=quantiles)
+        self.forecaster = Forecaster(features, core, head)
+
+    def forward(self, past_target: Tensor, past_observed_values: Tensor):
+        quantiles = self.forecaster(past_target[..., None])[:, :, 0]  # [B, H, Q]
+        return (quantiles,), None, None
+
+
+class TitansLightningModule(pl.LightningModule):
+    @validated()
+    def __init__(self, network_kwargs: dict, quantiles: list[float], lr: float = 1e-3, weight_decay: float = 0.01):
+        super().__init__()
+        self.model = TitansNetwork(**network_kwargs, quantiles=quantiles)
+        self.register_buffer("levels", torch.tensor(quantiles))
+        self.lr, self.weight_decay = lr, weight_decay
+
+    def forward(self, past_target: Tensor, past_observed_values: Tensor):
+        return self.model(past_target, past_observed_values)
+
+    def _loss(self, batch) -> Tensor:
+        (quantiles,), _, _ = self.model(batch["past_target"], batch["past_observed_values"])
+        losses = quantile_loss(quantiles, batch["future_target"], self.levels).mean(dim=-1)  # [B, H]
+        observed = batch["future_observed_values"]
+        return (losses * observed).sum() / observed.sum().clamp_min(1)
+
+    def training_step(self, batch, batch_index: int) -> Tensor:
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_epoch=True, on_step=False, prog_bar=True)
+        return loss
+
+    def validation_step(self, batch, batch_index: int) -> Tensor:
+        loss = self._loss(batch)
+        self.log("val_loss", loss, on_epoch=True, on_step=False, prog_bar=True)
+        return loss
+
+    def configure_optimizers(self):
+        return torch.optim.AdamW(self.model.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+
+
+class TitansEstimator(PyTorchLightningEstimator):
+    @validated()
+    def __init__(
+        self,
+        prediction_length: int,
+        context_length: int | None = None,
+        backbone: str = "mag",
+        backbone_options: dict | None = None,
+        patch_length: int = 16,
+        stride: int = 8,
+        quantiles: list[float] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.01,
+        batch_size: int = 32,
+        num_batches_per_epoch: int = 50,
+        trainer_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__(trainer_kwargs={"max_epochs": 10, **(trainer_kwargs or {})})
+        self.prediction_length = prediction_length
+        self.context_length = context_length or 4 * prediction_length
+        self.backbone, self.backbone_options = backbone, backbone_options or {"dim": 64, "depth": 2, "window": 16}
+        self.patch_length, self.stride = min(patch_length, self.context_length), stride
+        self.quantiles = quantiles or [0.1, 0.5, 0.9]
+        self.lr, self.weight_decay = lr, weight_decay
+        self.batch_size, self.num_batches_per_epoch = batch_size, num_batches_per_epoch
+
+    def create_transformation(self) -> Transformation:
+        fields = [FieldName.ITEM_ID, FieldName.INFO, FieldName.START, FieldName.TARGET]
+        return SelectFields(fields, allow_missing=True) + AddObservedValuesIndicator(
+            target_field=FieldName.TARGET, output_field=FieldName.OBSERVED_VALUES
+        )
+
+    def create_lightning_module(self) -> pl.LightningModule:
+        network = {
+            "context_length": self.context_length,
+            "prediction_length": self.prediction_length,
+            "backbone": self.backbone,
+            "backbone_options": self.backbone_options,
+            "patch_length": self.patch_length,
+            "stride": self.stride,
+        }
+        return TitansLightningModule(network, self.quantiles, self.lr, self.weight_decay)
+
+    def _splitter(self, mode: str) -> InstanceSplitter:
+        sampler = {
+            "training": ExpectedNumInstanceSampler(num_instances=1.0, min_future=self.prediction_length),
+            "validation": ValidationSplitSampler(min_future=self.prediction_length),
+            "test": TestSplitSampler(),
+        }[mode]
+        return InstanceSplitter(
+            target_field=FieldName.TARGET,
+            is_pad_field=FieldName.IS_PAD,
+            start_field=FieldName.START,
+            forecast_start_field=FieldName.FORECAST_START,
+            instance_sampler=sampler,
+            past_length=self.context_length,
+            future_length=self.prediction_length,
+            time_series_fields=[FieldName.OBSERVED_VALUES],
+            dummy_value=0.0,
+        )
+
+    def create_training_data_loader(self, data, module, shuffle_buffer_length: int | None = None, **kwargs):
+        instances = self._splitter("training").apply(Cyclic(data).stream(), is_train=True)
+        return as_stacked_batches(
+            instances,
+            batch_size=self.batch_size,
+            shuffle_buffer_length=shuffle_buffer_length,
+            field_names=TRAINING_INPUTS,
+            output_type=torch.tensor,
+            num_batches_per_epoch=self.num_batches_per_epoch,
+        )
+
+    def create_validation_data_loader(self, data, module, **kwargs):
+        instances = self._splitter("validation").apply(data, is_train=True)
+        return as_stacked_batches(
+            instances, batch_size=self.batch_size, field_names=TRAINING_INPUTS, output_type=torch.tensor
+        )
+
+    def create_predictor(self, transformation: Transformation, module) -> PyTorchPredictor:
+        return PyTorchPredictor(
+            input_transform=transformation + self._splitter("test"),
+            input_names=PREDICTION_INPUTS,
+            prediction_net=module,
+            forecast_generator=QuantileForecastGenerator(quantiles=self.quantiles),
+            batch_size=self.batch_size,
+            prediction_length=self.prediction_length,
+            device="auto",
+        )

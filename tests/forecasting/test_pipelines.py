@@ -1,0 +1,51 @@
+"""The shipped forecasting pipelines, end to end on small settings, and `titans predict` on a CSV."""
+
+import json
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from titans.pipelines import Pipeline, load_spec
+from titans.pipelines.cli import app
+from titans.pipelines.spec import shipped_definitions
+
+SMALL = ["model.backbone.dim=16", "model.backbone.depth=1", "model.backbone.heads=2", "train.max_epochs=1"]
+
+
+@pytest.mark.parametrize("name", ["forecast-demo", "forecast-csv", "forecast-ett"])
+def test_shipped_definitions_validate(name):
+    assert name in shipped_definitions()
+    assert load_spec(name).task == "forecasting"
+
+
+def test_forecast_demo_writes_forecasts_plots_and_protocol_metrics(tmp_path):
+    overrides = [*SMALL, "data.length=800", f"output.dir={tmp_path / 'run'}"]
+    result = Pipeline.from_yaml("forecast-demo", overrides).run()
+    out = result.output_dir
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert {"test/mse", "test/mae", "test/mase", "test/smape", "test/crps", "test/mse/series_0"} <= set(metrics)
+    assert all(np.isfinite(list(metrics.values())))
+    forecasts = pl.read_csv(out / "predictions" / "test.csv")
+    assert forecasts.columns == ["timestamp", "origin", "step", "column", "value", "target", "q0.1", "q0.5", "q0.9"]
+    assert (forecasts["q0.1"] <= forecasts["q0.5"]).all() and (forecasts["q0.5"] <= forecasts["q0.9"]).all()
+    assert (out / "plots" / "forecast_test.png").stat().st_size > 10_000
+
+
+def test_forecast_csv_then_predict_the_future(tmp_path):
+    hours = np.arange(600)
+    times = np.datetime64("2023-03-01T00:00", "ms") + hours * np.timedelta64(3_600_000, "ms")
+    frame = pl.DataFrame({"time": times, "load": np.sin(hours / 24 * 2 * np.pi), "temp": np.cos(hours / 12)})
+    frame.write_csv(tmp_path / "series.csv")
+    overrides = [*SMALL, f"data.path={tmp_path / 'series.csv'}", "data.lookback=48", "data.horizon=12",
+                 f"output.dir={tmp_path / 'run'}"]  # fmt: skip
+    Pipeline.from_yaml("forecast-csv", overrides).run()
+    frame.head(100).write_csv(tmp_path / "recent.csv")
+    arguments = ["predict", "forecast-csv", "-c", str(tmp_path / "run/checkpoints/best.ckpt"),
+                 "-i", str(tmp_path / "recent.csv"), "-o", str(tmp_path / "next.csv")]  # fmt: skip
+    result = CliRunner().invoke(app, arguments)  # the model's shape comes from the checkpoint
+    assert result.exit_code == 0, result.output
+    future = pl.read_csv(tmp_path / "next.csv")
+    assert future.columns == ["step", "time", "load", "temp"] and future.height == 12
+    assert future["time"][0] == "2023-03-05 04:00:00"  # one hour after the last row given
