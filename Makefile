@@ -19,6 +19,8 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(PY) -m titans.core.demo
 	$(VENV)/bin/titans run forecast-demo
+	$(VENV)/bin/titans run genomics-demo
+	$(VENV)/bin/titans run language-demo
 
 test: setup
 	$(PY) -m pytest -q

@@ -124,6 +124,27 @@ def predict(
     console.print(f"{count} predictions written to {output}")
 
 
+@app.command()
+@user_errors
+def generate(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint of a language-modelling run.")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="The text to continue.")] = "\n",
+    max_tokens: Annotated[int, typer.Option(min=1, help="Tokens to generate.")] = 200,
+    temperature: Annotated[float, typer.Option(min=0.0, help="0 is greedy.")] = 0.8,
+    top_k: Annotated[int | None, typer.Option(min=1, help="Sample among the k likeliest tokens.")] = None,
+    top_p: Annotated[float | None, typer.Option(min=0.0, max=1.0, help="Nucleus sampling mass.")] = None,
+    seed: int = 0,
+):
+    """Continue a prompt with a trained language model (streaming: memory use does not grow with length)."""
+    from .engine import Pipeline
+
+    pipeline = Pipeline.from_checkpoint(checkpoint)
+    if not hasattr(pipeline.task, "generate"):
+        raise InputError(f"{checkpoint}: a {pipeline.spec.task!r} checkpoint; generate needs a language model")
+    text = pipeline.task.generate(pipeline.module.model, prompt, max_tokens, temperature, top_k, top_p, seed)
+    sys.stdout.write(prompt + text + "\n")
+
+
 @app.command("list")
 def list_all():
     """Shipped pipelines, backbones and every registered component."""

@@ -110,6 +110,13 @@ class Pipeline:
         return cls(load_spec(name_or_path, overrides))
 
     @classmethod
+    def from_checkpoint(cls, checkpoint: Path) -> Pipeline:
+        """The definition a checkpoint was trained with, its task state and weights restored."""
+        pipeline = cls(parse_spec(load_checkpoint(checkpoint)["titans"]["spec"], str(checkpoint)))
+        pipeline.load_checkpoint(checkpoint)
+        return pipeline
+
+    @classmethod
     def for_checkpoint(cls, spec: PipelineSpec, checkpoint: Path) -> Pipeline:
         """This definition with the model the checkpoint was trained with (its `features` and `model`
         sections), so evaluating or predicting never needs the training overrides repeated."""

@@ -1,13 +1,14 @@
 """The shipped forecasting pipelines, end to end on small settings, and `titans predict` on a CSV."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from titans.pipelines import Pipeline, load_spec
+from titans.pipelines import Pipeline, load_spec, lookup
 from titans.pipelines.cli import app
 from titans.pipelines.spec import shipped_definitions
 
@@ -49,3 +50,14 @@ def test_forecast_csv_then_predict_the_future(tmp_path):
     future = pl.read_csv(tmp_path / "next.csv")
     assert future.columns == ["step", "time", "load", "temp"] and future.height == 12
     assert future["time"][0] == "2023-03-05 04:00:00"  # one hour after the last row given
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "forecasting").is_dir(), reason="needs ../shared/data")
+def test_ett_reads_the_benchmark_file_with_the_standard_borders(monkeypatch):
+    monkeypatch.setenv("TITANS_DATA_DIR", str(SHARED))
+    data = lookup("dataset", "ETTh1")(lookback=96, horizon=96)
+    assert data.series.values.shape == (17420, 7) and data.borders.test == (11520, 14400)
+    assert data.series.columns[-1] == "OT"

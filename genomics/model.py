@@ -1,0 +1,77 @@
+"""The DNA classifier: tokens -> embedding -> backbone -> pooling over the sequence -> class logits.
+
+Featurizers (`nucleotides`, `kmers`) carry the tokenizer and the embedding; `reverse_complement: true`
+trains on either strand at random and averages both strands' predictions at inference.
+Heads pool the backbone's outputs over the real (unpadded) tokens: mean, max, last, or attention
+(a learned query scores every position)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+from titans.pipelines import register
+
+from .tokenizers import PAD, KmerTokenizer
+
+
+class DnaFeaturizer(nn.Module):
+    def __init__(self, dim: int, tokenizer: KmerTokenizer, reverse_complement: bool):
+        super().__init__()
+        self.tokenizer, self.reverse_complement = tokenizer, reverse_complement
+        self.embed = nn.Embedding(tokenizer.size, dim, padding_idx=PAD)
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        return self.embed(tokens)  # [B, T, dim]
+
+
+@register("featurizer", "nucleotides")
+def nucleotides(dim: int, *, reverse_complement: bool = True) -> DnaFeaturizer:
+    """One token per nucleotide (A, C, G, T; N and anything ambiguous is the unknown token)."""
+    return DnaFeaturizer(dim, KmerTokenizer(1), reverse_complement)
+
+
+@register("featurizer", "kmers")
+def kmers(dim: int, *, k: int = 3, stride: int = 1, reverse_complement: bool = True) -> DnaFeaturizer:
+    """k-mer tokens, overlapping (stride 1) or not (stride k)."""
+    return DnaFeaturizer(dim, KmerTokenizer(k, stride), reverse_complement)
+
+
+class PoolingHead(nn.Module):
+    def __init__(self, dim: int, classes: int, pool: str):
+        super().__init__()
+        self.pool = pool
+        self.score = nn.Linear(dim, 1) if pool == "attention" else None
+        self.classify = nn.Linear(dim, classes)
+
+    def forward(self, h: Tensor, mask: Tensor) -> Tensor:
+        """h: [B, T, dim], mask: [B, T] (True on real tokens) -> logits [B, classes]."""
+        if self.pool == "mean":
+            pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True).clamp_min(1)
+        elif self.pool == "max":
+            pooled = h.masked_fill(~mask[..., None], float("-inf")).amax(1)
+        elif self.pool == "last":
+            pooled = h[torch.arange(len(h)), mask.sum(1) - 1]
+        else:
+            weights = self.score(h)[..., 0].masked_fill(~mask, float("-inf")).softmax(1)  # [B, T]
+            pooled = (weights[..., None] * h).sum(1)
+        return self.classify(pooled)
+
+
+@register("head", "pooling")
+def pooling(dim: int, classes: int, *, pool: Literal["mean", "max", "last", "attention"] = "mean") -> PoolingHead:
+    """Pool the sequence (mean, max, last token, or learned attention), then a linear classifier."""
+    return PoolingHead(dim, classes, pool)
+
+
+class DnaClassifier(nn.Module):
+    def __init__(self, featurizer: DnaFeaturizer, backbone: nn.Module, head: PoolingHead):
+        super().__init__()
+        self.featurizer, self.backbone, self.head = featurizer, backbone, head
+
+    def forward(self, tokens: Tensor) -> Tensor:
+        """tokens: [B, T] (PAD after each sequence) -> logits [B, classes]."""
+        h, _ = self.backbone(self.featurizer(tokens))  # causal: padding after a sequence never reaches it
+        return self.head(h, tokens != PAD)

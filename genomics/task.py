@@ -1,0 +1,162 @@
+"""The `dna-classification` task: labelled DNA sequences in, calibrated class probabilities out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import polars as pl
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+from torch.utils.data import Dataset
+
+from titans.pipelines import InputError, Splits, Task, register
+from titans.pipelines.outputs import write_atomic
+
+from .datasets import LabelledSequences
+from .model import DnaClassifier
+from .sequences import Record, read_fasta
+from .tokenizers import PAD, KmerTokenizer, reverse_complement
+
+matplotlib.use("Agg")
+
+
+def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:
+    if max_length is None or len(sequence) <= max_length:
+        return sequence
+    if policy == "error":
+        raise InputError(f"{where}: {len(sequence)} nucleotides, more than max_length={max_length} (crop: center)")
+    start = {"start": 0, "end": len(sequence) - max_length, "center": (len(sequence) - max_length) // 2}[policy]
+    return sequence[start : start + max_length]
+
+
+class EncodedSequences(Dataset):
+    """(tokens, reverse-complement tokens, class index) per record; `augment` draws a strand at random."""
+
+    def __init__(self, records: list[Record], classes: list[str], tokenizer: KmerTokenizer, augment: bool):
+        index = {name: i for i, name in enumerate(classes)}
+        self.forward = [torch.tensor(tokenizer.encode(r.sequence)) for r in records]
+        self.reverse = [torch.tensor(tokenizer.encode(reverse_complement(r.sequence))) for r in records]
+        self.labels = torch.tensor([index.get(r.label, -1) for r in records])
+        self.augment = augment
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, i: int):
+        if self.augment and torch.rand(()) < 0.5:
+            return self.reverse[i], self.forward[i], self.labels[i], i
+        return self.forward[i], self.reverse[i], self.labels[i], i
+
+
+def collate(items):
+    forward, reverse, labels, index = zip(*items)
+    pad = torch.nn.utils.rnn.pad_sequence
+    return pad(forward, True, PAD), pad(reverse, True, PAD), torch.stack(labels), torch.tensor(index)
+
+
+@register("task", "dna-classification")
+class DnaClassification(Task):
+    """Classify DNA sequences (binary or several classes) from FASTA/FASTQ/CSV files."""
+
+    default_featurizer = "nucleotides"
+    default_head = "pooling"
+    default_metrics = ("accuracy", "mcc", "f1", "auroc", "auprc")
+
+    def splits(self) -> Splits:
+        data: LabelledSequences = self.components.dataset()
+        featurizer_probe = self.components.featurizer(8)  # the tokenizer's settings, before the model exists
+        self.state = {
+            "classes": data.classes,
+            "k": featurizer_probe.tokenizer.k,
+            "stride": featurizer_probe.tokenizer.stride,
+            "max_length": data.max_length,
+            "crop": data.crop,
+        }
+        tokenizer, augment = featurizer_probe.tokenizer, featurizer_probe.reverse_complement
+
+        def encode(records: list[Record], train: bool) -> EncodedSequences:
+            cropped = [Record(r.id, crop(r.sequence, data.max_length, data.crop, f"{data.source}: {r.id}"), r.label)
+                       for r in records]  # fmt: skip
+            return EncodedSequences(cropped, data.classes, tokenizer, augment and train)
+
+        self.ids = {"val": [r.id for r in data.val], "test": [r.id for r in data.test or []]}
+        test = encode(data.test, False) if data.test else None
+        return Splits(encode(data.train, True), encode(data.val, False), test, collate)
+
+    def state_dict(self) -> dict[str, Any]:
+        return self.state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.state = state
+
+    def build_model(self, backbone: nn.Module) -> nn.Module:
+        featurizer = self.components.featurizer(backbone.cfg.dim)
+        head = self.components.head(backbone.cfg.dim, len(self.state["classes"]))
+        return DnaClassifier(featurizer, backbone, head)
+
+    def loss(self, model: nn.Module, batch) -> Tensor:
+        tokens, _, labels, _ = batch
+        return F.cross_entropy(model(tokens), labels)
+
+    def _probabilities(self, model: nn.Module, tokens: Tensor, reverse: Tensor) -> Tensor:
+        probabilities = model(tokens).softmax(-1)
+        if model.featurizer.reverse_complement:  # average both strands
+            probabilities = (probabilities + model(reverse).softmax(-1)) / 2
+        return probabilities
+
+    def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
+        tokens, reverse, labels, index = batch
+        probabilities = self._probabilities(model, tokens, reverse)
+        loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
+        return {"loss": loss, "probabilities": probabilities, "label": labels, "index": index}
+
+    def _table(self, ids: list[str], probabilities: Tensor) -> dict[str, Any]:
+        classes = self.state["classes"]
+        table: dict[str, Any] = {"id": ids, "predicted": [classes[k] for k in probabilities.argmax(1).tolist()]}
+        for k, name in enumerate(classes):
+            table[f"p_{name}"] = probabilities[:, k].numpy()
+        return table
+
+    def write_predictions(self, outputs: dict[str, Tensor], split: str, path: Path) -> Path:
+        ids = [self.ids[split][i] for i in outputs["index"].tolist()]
+        table = self._table(ids, outputs["probabilities"])
+        table = {"id": table.pop("id"), "label": [self.state["classes"][k] for k in outputs["label"].tolist()], **table}
+        frame = pl.DataFrame(table)
+        return write_atomic(path.with_suffix(".csv"), lambda temporary: frame.write_csv(temporary))
+
+    def plot(self, outputs: dict[str, Tensor], split: str, directory: Path) -> list[Path]:
+        import matplotlib.pyplot as plt
+        from sklearn.metrics import ConfusionMatrixDisplay
+
+        if split != "test":
+            return []
+        figure, axis = plt.subplots(figsize=(4 + len(self.state["classes"]) * 0.4,) * 2)
+        ConfusionMatrixDisplay.from_predictions(
+            outputs["label"].numpy(), outputs["probabilities"].argmax(1).numpy(),
+            labels=list(range(len(self.state["classes"]))), display_labels=self.state["classes"], ax=axis,
+            colorbar=False, xticks_rotation=45,
+        )  # fmt: skip
+        axis.set_title("test confusion matrix")
+        path = directory / "confusion_test.png"
+        write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
+        plt.close(figure)
+        return [path]
+
+    @torch.no_grad()
+    def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
+        """Class probabilities for every record of a FASTA/FASTQ file (labels, if present, are ignored)."""
+        records = read_fasta(input_path, labels="none")
+        tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
+        cropped = [Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], f"{input_path}: {r.id}"),
+                          None) for r in records]  # fmt: skip
+        dataset = EncodedSequences(cropped, self.state["classes"], tokenizer, augment=False)
+        probabilities = []
+        for start in range(0, len(dataset), 256):
+            tokens, reverse, _, _ = collate([dataset[i] for i in range(start, min(start + 256, len(dataset)))])
+            probabilities.append(self._probabilities(model, tokens, reverse))
+        frame = pl.DataFrame(self._table([r.id for r in records], torch.cat(probabilities)))
+        write_atomic(Path(output_path), lambda temporary: frame.write_csv(temporary))
+        return len(records)

@@ -1,0 +1,69 @@
+"""The genomics pipelines end to end on small settings, and `titans predict` on a FASTA file."""
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from titans.pipelines import InputError, Pipeline, load_spec, lookup
+from titans.pipelines.cli import app
+
+SMALL = ["model.backbone.dim=16", "model.backbone.depth=1", "model.backbone.heads=2", "train.max_epochs=1"]
+
+
+@pytest.mark.parametrize("name", ["genomics-demo", "genomics-fasta", "genomics-gue"])
+def test_shipped_definitions_validate(name):
+    assert load_spec(name).task == "dna-classification"
+
+
+def test_genomics_demo_learns_the_motif_and_writes_every_output(tmp_path):
+    overrides = ["model.backbone.dim=32", "model.backbone.depth=1", "train.max_epochs=4", "data.examples=1200",
+                 f"output.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = Pipeline.from_yaml("genomics-demo", overrides).run()
+    metrics = json.loads((result.output_dir / "metrics.json").read_text())
+    assert {"test/accuracy", "test/mcc", "test/f1", "test/auroc", "test/auprc"} <= set(metrics)
+    assert metrics["test/accuracy"] > 75, metrics  # chance is 50
+    table = pl.read_csv(result.output_dir / "predictions" / "test.csv")
+    assert table.columns == ["id", "label", "predicted", "p_background", "p_motif"] and table.height == 120
+    assert (result.output_dir / "plots" / "confusion_test.png").is_file()
+
+
+def test_user_fasta_train_then_predict(tmp_path):
+    lines = []
+    for i in range(80):
+        sequence = ("ACGT" * 10) if i % 2 else ("TTGA" * 10)
+        lines.append(f">s{i} label={'a' if i % 2 else 'b'}\n{sequence}\n")
+    (tmp_path / "train.fa").write_text("".join(lines))
+    (tmp_path / "new.fa").write_text(">x\nACGTACGTACGT\n>y\nTTGATTGATTGA\n")
+    overrides = [
+        *SMALL,
+        f"data.train={tmp_path / 'train.fa'}",
+        "data.val_fraction=0.25",
+        f"output.dir={tmp_path / 'run'}",
+    ]
+    Pipeline.from_yaml("genomics-fasta", overrides).run()
+    arguments = ["predict", "genomics-fasta", "-c", str(tmp_path / "run/checkpoints/best.ckpt"),
+                 "-i", str(tmp_path / "new.fa"), "-o", str(tmp_path / "p.csv")]  # fmt: skip
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    predictions = pl.read_csv(tmp_path / "p.csv")
+    assert predictions.columns == ["id", "predicted", "p_a", "p_b"] and predictions["id"].to_list() == ["x", "y"]
+
+
+def test_one_class_or_unseen_labels_are_errors(tmp_path):
+    (tmp_path / "one.fa").write_text("".join(f">s{i} label=a\nACGT\n" for i in range(20)))
+    with pytest.raises(InputError, match="single class"):
+        Pipeline.from_yaml("genomics-fasta", [*SMALL, f"data.train={tmp_path / 'one.fa'}"]).task.splits()
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+
+
+@pytest.mark.skipif(not (SHARED / "genomics").is_dir(), reason="needs ../shared/data")
+def test_gue_reads_the_benchmark_files_and_checks_them(monkeypatch):
+    monkeypatch.setenv("TITANS_DATA_DIR", str(SHARED))
+    data = lookup("dataset", "gue")(task="prom/prom_core_tata")
+    assert (len(data.train), len(data.val), len(data.test)) == (4904, 613, 613)
+    assert data.classes == ["negative", "positive"] and len(data.train[0].sequence) == 70
