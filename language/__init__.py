@@ -1,13 +1,14 @@
 """titans.language: character- and byte-level language modelling with streaming generation.
 
-Registers the `language-modelling` task, its datasets (tinyshakespeare, wikitext2-valid, text,
-text-demo), featurizers (characters, bytes), head (tied) and metrics (perplexity, bits-per-token) with
-titans.pipelines.
+Registers the `language-modelling` and `needle-recall` tasks, their datasets (tinyshakespeare,
+wikitext2-valid, text, text-demo, passkey), featurizers (characters, bytes), head (tied) and metrics
+(perplexity, bits-per-token, recall) with titans.pipelines.
 """
 
-from . import datasets, model, task
+from . import datasets, model, recall, task
 from .datasets import Corpus
 from .model import LanguageModel, generate, sample
+from .recall import NeedleRecall
 from .task import LanguageModelling
 from .text import ByteTokenizer, CharacterTokenizer, read_text
 
@@ -17,10 +18,12 @@ __all__ = [
     "Corpus",
     "LanguageModel",
     "LanguageModelling",
+    "NeedleRecall",
     "datasets",
     "generate",
     "model",
     "read_text",
+    "recall",
     "sample",
     "task",
 ]

@@ -66,3 +66,13 @@ def test_language_demo_trains_samples_and_generates(tmp_path):
     )
     assert generated.exit_code == 0, generated.output
     assert generated.stdout.startswith("The cat") and len(generated.stdout.strip()) >= 30
+
+
+def test_niah_reports_recall_by_length(tmp_path):
+    overrides = ["model.backbone.dim=16", "model.backbone.depth=1", "model.backbone.window=16", "data.train_length=96",
+                 "data.eval_lengths=[96, 192]", "data.train_examples=64", "data.eval_examples=8", "train.max_epochs=1",
+                 f"output.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = Pipeline.from_yaml("niah", overrides).run()
+    assert {"val/recall", "test/recall", "test/recall@96", "test/recall@192"} <= set(result.metrics)
+    assert all(0 <= result.metrics[key] <= 100 for key in ("test/recall@96", "test/recall@192"))
+    assert (result.output_dir / "plots" / "recall_by_length.png").is_file()
