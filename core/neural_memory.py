@@ -31,6 +31,20 @@ def _gate(dim: int, out: int, rank: int | None, bias_init: float) -> nn.Module:
     return head if rank is None else nn.Sequential(nn.Linear(dim, rank, bias=False), head)
 
 
+def causal_depthwise_conv(x: Tensor, cache: Tensor | None, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
+    """Depthwise causal convolution of x [B, T, C] with kernel weight [C, K], continuing from `cache` (the
+    previous K - 1 inputs, zeros when None); returns (output [B, T, C], the cache to continue from).
+    Computed as K shifted products: cheaper than conv1d's backward on CPU."""
+    kernel_size, length = weight.shape[1], x.shape[1]
+    if cache is None:
+        cache = x.new_zeros(x.shape[0], kernel_size - 1, x.shape[2])
+    padded = torch.cat([cache, x], dim=1)  # causal: left context only, [B, K - 1 + T, C]
+    mixed = bias.expand_as(x)
+    for j in range(kernel_size):
+        mixed = torch.addcmul(mixed, padded[:, j : j + length], weight[:, j])
+    return mixed, padded[:, padded.shape[1] - (kernel_size - 1) :]
+
+
 class NeuralMemory(nn.Module):
     def __init__(self, cfg: MemoryConfig):
         super().__init__()
@@ -69,16 +83,7 @@ class NeuralMemory(nn.Module):
     def _inputs(self, x: Tensor, conv_cache: Tensor | None) -> tuple[MemoryInputs, Tensor | None]:
         cfg, (batch, length, _) = self.cfg, x.shape
         heads = cfg.heads
-        proj = self.to_qkv(x)  # [B, T, 3 H D]
-        if conv_cache is None:
-            conv_cache = proj.new_zeros(batch, cfg.conv_kernel - 1, proj.shape[-1])
-        padded = torch.cat([conv_cache, proj], dim=1)  # causal: left context only, [B, K - 1 + T, C]
-        # Depthwise causal convolution as K shifted products: cheaper than conv1d's backward on CPU.
-        kernel = self.conv.weight[:, 0, :]  # [C, K]
-        mixed = self.conv.bias.expand_as(proj)
-        for j in range(cfg.conv_kernel):
-            mixed = torch.addcmul(mixed, padded[:, j : j + length], kernel[:, j])
-        new_cache = padded[:, padded.shape[1] - (cfg.conv_kernel - 1) :]
+        mixed, new_cache = causal_depthwise_conv(self.to_qkv(x), conv_cache, self.conv.weight[:, 0], self.conv.bias)
 
         def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
             return t.reshape(batch, length, heads, -1).transpose(1, 2).reshape(batch * heads, length, -1)
