@@ -5,6 +5,7 @@ from .config import MemoryConfig
 from .neural_memory import NeuralMemory
 from .presets import PRESETS, deltanet, gated_deltanet, linear_attention, memora, moneta, titans_lmm, yaad
 from .state import MemoryInputs, MemoryState, detach_state
+from .surprise import memory_surprise, surprise_tracks
 
 __all__ = [
     "BACKBONES",
@@ -22,7 +23,9 @@ __all__ = [
     "linear_attention",
     "list_backbones",
     "memora",
+    "memory_surprise",
     "moneta",
+    "surprise_tracks",
     "titans_lmm",
     "yaad",
 ]

@@ -15,7 +15,7 @@ from .retention import retrieval_weights, start_chunk
 from .state import MemoryInputs
 
 
-def _token_grads(weights: list[Tensor], key, value, delta, cfg: MemoryConfig, keep_graph: bool):
+def token_grads(weights: list[Tensor], key, value, delta, cfg: MemoryConfig, keep_graph: bool):
     """grad_W l(M_W; k_t, v_t) for one token (key, value: [N, 1, D]), one [N, out, in] per layer."""
     with torch.enable_grad():
         leaves = [w if keep_graph and w.requires_grad else w.detach().requires_grad_() for w in weights]
@@ -45,7 +45,7 @@ def reference_recurrence(
             acc = start.accumulators
             boundary = (acc, mom)
         token = inputs.slice(t, t + 1)
-        grads = _token_grads(start.weights, token.key, token.value, token.delta, cfg, keep_graph)
+        grads = token_grads(start.weights, token.key, token.value, token.delta, cfg, keep_graph)
         theta = token.lr[:, :, None]  # [N, 1, 1]
         if mom is None:
             surprise = [-theta * g for g in grads]

@@ -12,6 +12,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from titans.core import surprise_tracks
 from titans.pipelines import InputError, Splits, Task, register
 from titans.pipelines.outputs import write_atomic
 
@@ -21,6 +22,24 @@ from .sequences import Record, read_fasta
 from .tokenizers import PAD, KmerTokenizer, reverse_complement
 
 matplotlib.use("Agg")
+
+
+def plot_surprise(path: Path, frame: pl.DataFrame, records: int = 4) -> Path:
+    """The surprise track of the first few records, one panel each."""
+    import matplotlib.pyplot as plt
+
+    ids = frame["id"].unique(maintain_order=True).to_list()[:records]
+    figure, axes = plt.subplots(len(ids), 1, figsize=(10, 1.8 * len(ids)), squeeze=False)
+    for axis, record in zip(axes[:, 0], ids):
+        track = frame.filter(pl.col("id") == record)
+        axis.plot(track["position"], track["surprise"], linewidth=1)
+        axis.set_ylabel(record, fontsize=8)
+        if track.height <= 120:
+            axis.set_xticks(track["position"].to_list(), track["base"].to_list(), fontsize=6)
+    axes[0, 0].set_title("memory surprise per base (how strongly each base updated the memory)")
+    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
+    plt.close(figure)
+    return path
 
 
 def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:
@@ -144,6 +163,30 @@ class DnaClassification(Task):
         write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
         plt.close(figure)
         return [path]
+
+    @torch.no_grad()
+    def explain(self, model: nn.Module, input_path: Path, output_dir: Path) -> list[Path]:
+        """The memory's surprise at every base of every record: TSV, bedGraph (one track per record, the
+        record id as the chromosome) and a plot of the first records."""
+        tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
+        rows: dict[str, list] = {"id": [], "position": [], "base": [], "surprise": []}
+        for record in read_fasta(input_path, labels="none"):
+            sequence = crop(record.sequence, self.state["max_length"], self.state["crop"], f"{input_path}: {record.id}")
+            embedded = model.featurizer(torch.tensor([tokenizer.encode(sequence)]))
+            track = surprise_tracks(model.backbone, embedded)[0].tolist()  # one value per token
+            for index, value in enumerate(track):  # a token speaks for the last base it adds
+                position = min(index * tokenizer.stride + tokenizer.k - 1, len(sequence) - 1)
+                rows["id"].append(record.id), rows["position"].append(position)
+                rows["base"].append(sequence[position]), rows["surprise"].append(value)
+        frame = pl.DataFrame(rows)
+        output_dir = Path(output_dir)
+        bedgraph = frame.select("id", "position", (pl.col("position") + 1).alias("end"), "surprise")
+        return [
+            write_atomic(output_dir / "surprise.tsv", lambda temporary: frame.write_csv(temporary, separator="\t")),
+            write_atomic(output_dir / "surprise.bedgraph",
+                         lambda temporary: bedgraph.write_csv(temporary, separator="\t", include_header=False)),
+            plot_surprise(output_dir / "surprise.png", frame),
+        ]  # fmt: skip
 
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:

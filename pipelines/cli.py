@@ -126,6 +126,29 @@ def predict(
 
 @app.command()
 @user_errors
+def explain(
+    definition: Definition,
+    checkpoint: Checkpoint,
+    input: Annotated[Path, typer.Option("--input", "-i", help="The file to explain.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the tracks and plots.")],
+    overrides: Overrides = None,
+):
+    """Where the memory was surprised: per-position surprise tracks (TSV, bedGraph) and a plot."""
+    if not input.is_file():
+        raise InputError(f"{input}: no such input file")
+    pipeline = _pipeline(definition, overrides, None, checkpoint)
+    if not hasattr(pipeline.task, "explain"):
+        raise InputError(f"task {pipeline.spec.task!r} has no surprise tracks yet")
+    pipeline.load_checkpoint(checkpoint)
+    try:
+        files = pipeline.task.explain(pipeline.module.model.eval(), input, output)
+    except ValueError as error:  # a backbone without a memory layer
+        raise InputError(f"{checkpoint}: {error}") from None
+    console.print("written: " + ", ".join(str(file) for file in files))
+
+
+@app.command()
+@user_errors
 def generate(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint of a language-modelling run.")],
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="The text to continue.")] = "\n",
