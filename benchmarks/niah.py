@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from titans.pipelines import Pipeline
-from titans.pipelines.outputs import write_atomic
+from titans.pipelines.outputs import save_figure
 
 
 def main() -> None:
@@ -54,9 +54,7 @@ def main() -> None:
     axis.set_xticks(lengths, [str(n) for n in lengths])
     axis.axvline(window, color="0.6", linestyle=":", label="attention window")
     axis.legend(fontsize=8)
-    write_atomic(
-        out / "recall.png", lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight")
-    )
+    save_figure(figure, out / "recall.png")
     print(f"plot: {out / 'recall.png'}")
 
 

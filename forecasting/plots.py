@@ -11,15 +11,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from torch import Tensor
 
-from titans.pipelines.outputs import write_atomic
+from titans.pipelines.outputs import save_figure
 
 MAX_PANELS = 8
-
-
-def _save(figure, path: Path) -> Path:
-    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(figure)
-    return path
 
 
 def plot_forecast(
@@ -47,7 +41,7 @@ def plot_forecast(
         axis.set_ylabel(columns[index], fontsize=8)
     axes[0, 0].legend(loc="upper left", fontsize=8, ncol=4)
     axes[0, 0].set_title("last test window")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_error_by_step(path: Path, prediction: Tensor, target: Tensor) -> Path:
@@ -60,4 +54,4 @@ def plot_error_by_step(path: Path, prediction: Tensor, target: Tensor) -> Path:
     axis.set_xlabel("horizon step")
     axis.set_title("test error by horizon step")
     axis.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)

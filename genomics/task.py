@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 
 from titans.core import surprise_tracks
 from titans.pipelines import InputError, Splits, Task, register
-from titans.pipelines.outputs import write_atomic
+from titans.pipelines.outputs import save_figure, write_atomic
 
 from .datasets import LabelledSequences
 from .model import DnaClassifier
@@ -37,9 +37,7 @@ def plot_surprise(path: Path, frame: pl.DataFrame, records: int = 4) -> Path:
         if track.height <= 120:
             axis.set_xticks(track["position"].to_list(), track["base"].to_list(), fontsize=6)
     axes[0, 0].set_title("memory surprise per base (how strongly each base updated the memory)")
-    write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:
@@ -159,10 +157,7 @@ class DnaClassification(Task):
             colorbar=False, xticks_rotation=45,
         )  # fmt: skip
         axis.set_title("test confusion matrix")
-        path = directory / "confusion_test.png"
-        write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
-        plt.close(figure)
-        return [path]
+        return [save_figure(figure, directory / "confusion_test.png")]
 
     @torch.no_grad()
     def explain(self, model: nn.Module, input_path: Path, output_dir: Path) -> list[Path]:

@@ -19,7 +19,7 @@ from torch.nn import functional as F
 from torch.utils.data import Dataset
 
 from titans.pipelines import SpecError, Splits, Task, register
-from titans.pipelines.outputs import write_atomic
+from titans.pipelines.outputs import save_figure
 
 from .datasets import text_demo
 from .text import CharacterTokenizer
@@ -156,10 +156,7 @@ class NeedleRecall(Task):
         axis.set(xscale="log", xlabel="context length (characters)", ylabel="passkey recall (%)", ylim=(-2, 102))
         axis.set_xticks(lengths, [str(n) for n in lengths])
         axis.legend()
-        path = directory / "recall_by_length.png"
-        write_atomic(path, lambda temporary: figure.savefig(temporary, format="png", dpi=110, bbox_inches="tight"))
-        plt.close(figure)
-        return [path]
+        return [save_figure(figure, directory / "recall_by_length.png")]
 
 
 @register("metric", "recall")
