@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from .attention import Attention, SwiGLU
 from .config import MemoryConfig
 from .mac import MemoryAsContext
-from .neural_memory import NeuralMemory
+from .neural_memory import NeuralMemory, causal_depthwise_conv
 from .presets import gated_deltanet, linear_attention, memora, moneta, titans_lmm, yaad
 
 
@@ -30,7 +30,7 @@ class BackboneConfig:
     dim: int = 128
     depth: int = 2
     heads: int = 4
-    window: int = 64  # sliding-window attention size; MAC's segment length
+    window: int = 64  # sliding-window attention size; MAC's segment length; the CNN's kernel width
     persistent: int = 4  # N_p learned persistent-memory tokens (Titans section 3.3; the paper uses 128)
     mlp_ratio: float = 8 / 3  # SwiGLU hidden width / dim (Llama)
     chunk_size: int = 16  # memory chunk b (Titans conference version)
@@ -77,6 +77,19 @@ class MemoryAsGate(nn.Module):
         y, attention_state = self.attention(x, attention_state)
         m, memory_state = self.memory(x, memory_state)
         return self.attention_norm(y) * torch.sigmoid(self.memory_norm(m)), (attention_state, memory_state)
+
+
+class CausalConvolution(nn.Module):
+    """The convolutional baseline's mixer: a causal depthwise convolution over `width` tokens (a sliding
+    window with fixed, learned weights per channel); the block's SwiGLU MLP mixes the channels."""
+
+    def __init__(self, dim: int, width: int):
+        super().__init__()
+        self.weight = nn.Parameter(torch.randn(dim, width) / width**0.5)  # [dim, width], oldest tap first
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        return causal_depthwise_conv(x, state, self.weight, self.bias)  # state: the last width - 1 inputs
 
 
 class Block(nn.Module):
@@ -143,6 +156,10 @@ BACKBONES: dict[str, _Kind] = {
         "Transformer++: full causal attention, RoPE, SwiGLU, RMSNorm", lambda c: [_attention(c, False)]
     ),
     "swa": _Kind("sliding-window Transformer++", lambda c: [_attention(c, True)]),
+    "cnn": _Kind(
+        "convolutional baseline: causal depthwise convolutions over `window` tokens, SwiGLU channel mixing",
+        lambda c: [CausalConvolution(c.dim, c.window)],
+    ),
     "linear-attention": _Kind("linear attention (matrix memory, dot-product bias)", _memory_only(linear_attention)),
     "gated-deltanet": _Kind("Gated DeltaNet (matrix memory, delta rule, forget gate)", _memory_only(gated_deltanet)),
 }

@@ -127,6 +127,16 @@ def _by_chunk(inputs: MemoryInputs, size: int) -> MemoryInputs:
     return inputs.map_fields(lambda t: t.reshape(t.shape[0], -1, size, *t.shape[2:]))
 
 
+def single_chunk(
+    chunk: MemoryInputs, memory: list[Tensor], momentum: list[Tensor] | None, cfg: MemoryConfig
+) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
+    """One chunk on its own (at most chunk_size tokens, starting at a chunk boundary with this memory and
+    momentum): retrieved values [N, D, c] and, for a whole chunk, the memory and momentum at its end.
+    The Triton backend's backward pass recomputes each chunk with it."""
+    coefficients = _coefficients(_by_chunk(chunk, chunk.length))[0]
+    return _chunk(chunk, coefficients, start_chunk(memory, cfg), momentum, cfg)
+
+
 def chunked_recurrence(
     inputs: MemoryInputs, memory: list[Tensor], momentum: list[Tensor] | None, cfg: MemoryConfig
 ) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:

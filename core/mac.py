@@ -2,12 +2,18 @@
 
 The sequence is split into segments of `window` tokens.  For a segment S:
     h = M*_{t-1}(q(S))                       retrieve from the memory as it was before the segment (eq. 21)
-    y = Attn([persistent || h || S])         causal attention within the segment (eq. 22-23)
+    y = S + Attn([persistent || h || S])     causal attention within the segment, residual (eq. 22-23)
     M_t <- write y                           update the memory with the attention output (eq. 24)
     o = y * sigmoid(M*_t(y))                 the memory's read of y gates y (eq. 25: o = y (x) M*_t(y))
-h_i sits at S_i's position, so token i sees h_j and S_j for j <= i only: the block stays causal.
+h_i sits at S_i's position, so token i sees h_j and S_j for j <= i only: the block stays causal.  The
+paper's h is a block of its own positions before S; here h_i shares S_i's position, so a learned
+`memory_marker` vector is added to every h token to let attention tell the two apart.
 q(S) is the memory's own query path (W_Q, its short causal convolution, SiLU, l2-normalisation; Titans
-section 4.4) applied to the segment stream, so a query carries the few tokens before it, as keys do.
+section 4.4) applied to the segment stream, so a query carries the few tokens before it, as keys do; the
+read passes through the memory layer's output normalisation and gate, as every memory output does.
+y keeps the attention sub-block's residual ("residual connections in all blocks"), so the keys written
+from y share a stream with the queries read from S.  Both choices matter on the associative-recall test
+(tests/core/test_recall.py, 800 steps, chance 6%): neither 31%, the marker alone 25%, both 99.6%.
 """
 
 from __future__ import annotations
@@ -15,13 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .attention import Attention, KVCache
 from .config import MemoryConfig
-from .memory_model import memory_apply
-from .neural_memory import NeuralMemory, causal_depthwise_conv
+from .neural_memory import NeuralMemory
 from .state import MemoryState
 
 
@@ -44,19 +48,7 @@ class MemoryAsContext(nn.Module):
         self.segment, self.memory_cfg = segment, memory_cfg
         self.attention = Attention(dim, heads, None, persistent, rope_base)
         self.memory = NeuralMemory(memory_cfg)
-        self.from_memory = nn.Linear(memory_cfg.heads * memory_cfg.dim_head, dim, bias=False)
-
-    def _retrieve(self, x: Tensor, weights: list[Tensor], query_cache: Tensor | None) -> tuple[Tensor, Tensor]:
-        """h = M*(q(x)), [B, T, dim], and the query convolution's cache to continue from."""
-        cfg, memory, (batch, length, _) = self.memory_cfg, self.memory, x.shape
-        inner = cfg.heads * cfg.dim_head
-        w_query = memory.to_qkv.weight[:inner]  # the query rows of the memory's projections and convolution
-        q, query_cache = causal_depthwise_conv(
-            F.linear(x, w_query), query_cache, memory.conv.weight[:inner, 0], memory.conv.bias[:inner]
-        )
-        q = F.silu(q).reshape(batch, length, cfg.heads, cfg.dim_head).transpose(1, 2)
-        read = memory_apply(weights, F.normalize(q.flatten(0, 1), dim=-1), cfg.layer_norm_eps)  # [B * H, T, D]
-        return self.from_memory(read.unflatten(0, (batch, cfg.heads)).transpose(1, 2).flatten(2)), query_cache
+        self.memory_marker = nn.Parameter(torch.randn(dim) * 0.02)  # added to every h token, see above
 
     def forward(self, x: Tensor, state: MACState | None = None) -> tuple[Tensor, MACState]:
         state = state or MACState(None, None, None, 0, None)
@@ -66,8 +58,9 @@ class MemoryAsContext(nn.Module):
             if state.filled == 0:  # a new segment: read the memory as it is now, fresh attention context
                 weights = self.memory.boundary_weights(state.memory, x.shape[0])
                 state = MACState(state.memory, weights, None, 0, state.query_cache)
-            h, query_cache = self._retrieve(piece, state.segment_weights, state.query_cache)
-            y, cache = self.attention(piece, state.cache, context=h)
+            h, query_cache = self.memory.read(piece, state.segment_weights, state.query_cache)
+            y, cache = self.attention(piece, state.cache, context=h + self.memory_marker)
+            y = piece + y  # the attention sub-block's residual stream: what the memory is written with
             read, memory = self.memory(y, state.memory)
             outputs.append(y * torch.sigmoid(read))
             filled = (state.filled + piece.shape[1]) % self.segment
