@@ -5,8 +5,8 @@
 
 Checked, each with a one-line error naming the file, column and row (row numbers count the header as 1):
 unreadable or empty files, unparsable or duplicate timestamps, irregular spacing (or resampled on request),
-missing values (interpolated, forward-filled or refused, by policy), infinities, non-numeric columns,
-rows out of time order.
+missing values (interpolated, forward-filled or refused, by policy), infinities and numbers beyond float32,
+non-numeric columns, rows out of time order.
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def _check_order(timestamps: np.ndarray, path: Path, column: str) -> None:
 
 def _check_regular(timestamps: np.ndarray, path: Path, column: str) -> None:
     steps = np.diff(timestamps)
+    if steps.size == 0:  # a single row has no spacing to check
+        return
     values, counts = np.unique(steps, return_counts=True)
     usual = values[np.argmax(counts)]
     irregular = np.flatnonzero(steps != usual)
@@ -115,6 +117,8 @@ def _resample(frame: pl.DataFrame, column: str) -> pl.DataFrame:
 def _numeric_targets(frame: pl.DataFrame, time_column: str | None, targets: list[str] | None, path: Path) -> list[str]:
     others = [name for name in frame.columns if name != time_column]
     chosen = targets or others
+    if not chosen:
+        raise InputError(f"{path}: no value columns besides the time column {time_column!r}")
     for name in chosen:
         if name not in frame.columns:
             raise InputError(f"{path}: no column {name!r} among the targets (columns: {', '.join(frame.columns)})")
@@ -133,10 +137,16 @@ def _fill_missing(values: np.ndarray, columns: list[str], policy: MissingPolicy,
     missing = np.isnan(values)
     if not missing.any():
         return values
-    row, col = (int(i) for i in np.argwhere(missing)[0])
-    if policy == "error" or missing.all(axis=0).any():
-        empty = "all values missing" if missing[:, col].all() else "a missing value"
-        raise InputError(f"{path}: row {row + 2}, column {columns[col]!r}: {empty} (missing: interpolate|ffill)")
+    empty = np.flatnonzero(missing.all(axis=0))
+    if empty.size:
+        raise InputError(
+            f"{path}: column {columns[empty[0]]!r}: all values missing (drop it, or choose targets: [...])"
+        )
+    if policy == "error":
+        row, col = (int(i) for i in np.argwhere(missing)[0])
+        raise InputError(
+            f"{path}: row {row + 2}, column {columns[col]!r}: a missing value (missing: interpolate|ffill)"
+        )
     frame = pl.DataFrame(values, schema=columns, orient="row").fill_nan(None)
     filled = frame.interpolate() if policy == "interpolate" else frame.fill_null(strategy="forward")
     return filled.fill_null(strategy="forward").fill_null(strategy="backward").to_numpy().astype(np.float32)
@@ -167,9 +177,11 @@ def read_series(
         if irregular != "ignore":
             _check_regular(timestamps, path, time_name)
     values = frame.select(pl.col(columns).cast(pl.Float64, strict=False)).fill_nan(None).to_numpy().astype(np.float64)
-    infinite = np.argwhere(np.isinf(values))
-    if infinite.size:
-        row, col = (int(i) for i in infinite[0])
-        raise InputError(f"{path}: row {row + 2}, column {columns[col]!r}: infinite value")
+    beyond = np.argwhere(np.abs(values) > np.finfo(np.float32).max)  # infinities, and numbers float32 cannot hold
+    if beyond.size:
+        row, col = (int(i) for i in beyond[0])
+        value = values[row, col]
+        what = "infinite value" if np.isinf(value) else f"{value:g} is beyond the float32 range"
+        raise InputError(f"{path}: row {row + 2}, column {columns[col]!r}: {what}")
     values = _fill_missing(values.astype(np.float32), columns, missing, path)
     return TimeSeries(values, columns, timestamps, time_name)

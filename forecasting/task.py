@@ -10,7 +10,7 @@ import polars as pl
 import torch
 from torch import Tensor, nn
 
-from titans.pipelines import SpecError, Splits, Task, register
+from titans.pipelines import InputError, SpecError, Splits, Task, register
 from titans.pipelines.outputs import write_atomic
 
 from .datasets import ForecastData
@@ -160,7 +160,7 @@ class Forecasting(Task):
         series = read_series(input_path, self.state["time_column"], self.state["columns"])
         lookback, horizon = self.state["lookback"], self.state["horizon"]
         if len(series) < lookback:
-            raise SpecError(f"{input_path}: {len(series)} rows, fewer than the model's lookback of {lookback}")
+            raise InputError(f"{input_path}: {len(series)} rows, fewer than the model's lookback of {lookback}")
         history = (torch.from_numpy(series.values[-lookback:]) - self.state["mean"]) / self.state["scale"]
         forecast = self._original(self._point(model(history[None]))[0]).numpy()  # [H, C]
         table = {"step": np.arange(1, horizon + 1)}

@@ -64,16 +64,15 @@ def scaled_windows(
     values: np.ndarray, borders: Borders, lookback: int, horizon: int, source: str
 ) -> tuple[StandardScaler, dict[str, Windows]]:
     """Fit the scaler on the train rows, scale everything, and cut each split into windows."""
-    train_start, train_end = borders.train
-    scaler = StandardScaler().fit(values[train_start:train_end])  # a constant column gets scale 1, not NaN
-    scaled = scaler.transform(values).astype(np.float32)
-    splits = {}
     for name in ("train", "val", "test"):
         start, end = getattr(borders, name)
-        splits[name] = Windows(scaled, start, end, lookback, horizon)
-        if len(splits[name]) == 0:
+        if end - horizon + 1 <= max(start, lookback):  # not one window whose forecast lies inside the split
             raise InputError(
                 f"{source}: the {name} split (rows {start}-{end}) is too short for lookback {lookback} + horizon "
                 f"{horizon}; the series has {len(values)} rows"
             )
+    train_start, train_end = borders.train
+    scaler = StandardScaler().fit(values[train_start:train_end])  # a constant column gets scale 1, not NaN
+    scaled = scaler.transform(values).astype(np.float32)
+    splits = {name: Windows(scaled, *getattr(borders, name), lookback, horizon) for name in ("train", "val", "test")}
     return scaler, splits

@@ -3,6 +3,7 @@ synthetic motif task made on the spot."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -98,6 +99,20 @@ def gue(
     return _check(LabelledSequences(splits["train"], splits["dev"], splits["test"], max_length, crop, f"gue/{task}"))
 
 
+def _hold_out(records: list[Record], fraction: float, seed: int, path: Path) -> tuple[list[Record], list[Record]]:
+    """A stratified `fraction` of the records for validation."""
+    labels = [r.label for r in records]
+    try:
+        return train_test_split(records, test_size=fraction, random_state=seed, stratify=labels)
+    except ValueError:  # a class of one record, or fewer held-out records than classes
+        counts = Counter(labels)
+        smallest = min(counts, key=counts.get)
+        raise InputError(
+            f"{path}: cannot hold out val_fraction={fraction} of each class from {len(records)} records (class "
+            f"{smallest!r} has {counts[smallest]}); add records, change data.val_fraction or give data.valid"
+        ) from None
+
+
 @register("dataset", "sequences")
 def sequences(
     *,
@@ -115,8 +130,7 @@ def sequences(
     or a folder per class.  Without `valid`, a stratified `val_fraction` of train is held out."""
     records = _read(Path(train), labels, ambiguous)
     if valid is None:
-        stratify = [r.label for r in records]
-        records, held_out = train_test_split(records, test_size=val_fraction, random_state=seed, stratify=stratify)
+        records, held_out = _hold_out(records, val_fraction, seed, Path(train))
     else:
         held_out = _read(Path(valid), labels, ambiguous)
     tested = _read(Path(test), labels, ambiguous) if test is not None else None

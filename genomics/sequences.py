@@ -59,6 +59,8 @@ def _open_text(path: Path):
 
 
 def _label_table(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        raise InputError(f"{path}: no such id,label table")
     separator = "\t" if path.suffix in (".tsv", ".tab") else ","
     try:
         table = pl.read_csv(path, separator=separator, has_header=True, infer_schema=False)
@@ -91,12 +93,23 @@ def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambig
                 elif table is not None:
                     label = table.get(entry.id)
                 if label is None and labels != "none":
-                    raise InputError(f"{where}: no label (expected `label=...` in the header or an id in {labels})")
+                    expected = "label=<name> in the header" if labels == "header" else f"its id in {labels}"
+                    raise InputError(f"{where}: no label (expected {expected})")
+                if not entry.seq:
+                    raise InputError(f"{where}: empty sequence")
                 records.append(Record(entry.id, normalize(str(entry.seq), where, ambiguous), label))
-    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, OSError) as error:
-        raise InputError(f"{path}: cannot read as {kind} ({error.__class__.__name__}: {error})") from None
+    except InputError:
+        raise
+    except UnicodeDecodeError as error:
+        raise InputError(
+            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x}; a binary file or another encoding)"
+        ) from None
+    except (EOFError, gzip.BadGzipFile, OSError) as error:
+        raise InputError(f"{path}: cannot read as {kind.upper()} ({error.__class__.__name__}: {error})") from None
     except ValueError as error:  # Biopython's parse errors
         reason = " ".join(str(error).split())
+        if "comments at the beginning" in reason:
+            reason = "text before the first '>' header"
         raise InputError(f"{path}: not valid {kind.upper()} ({reason[:160]})") from None
     if not records:
         raise InputError(f"{path}: no {kind.upper()} records (empty, or not a {kind.upper()} file)")
@@ -141,6 +154,9 @@ def read_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> list[Rec
                 for record in read_fasta(file, labels="none", ambiguous=ambiguous):
                     records.append(Record(f"{folder.name}/{record.id}", record.sequence, folder.name))
             elif file.is_file():
-                text = "".join(file.read_text(encoding="utf-8").split())
+                try:
+                    text = "".join(file.read_text(encoding="utf-8").split())
+                except UnicodeDecodeError:
+                    raise InputError(f"{file}: not UTF-8 text (a binary file or another encoding)") from None
                 records.append(Record(f"{folder.name}/{file.stem}", normalize(text, str(file), ambiguous), folder.name))
     return records

@@ -12,32 +12,16 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from titans.core import surprise_tracks
 from titans.pipelines import InputError, Splits, Task, register
 from titans.pipelines.outputs import save_figure, write_atomic
 
 from .datasets import LabelledSequences
+from .explain import explain_records
 from .model import DnaClassifier
 from .sequences import Record, read_fasta
 from .tokenizers import PAD, KmerTokenizer, reverse_complement
 
 matplotlib.use("Agg")
-
-
-def plot_surprise(path: Path, frame: pl.DataFrame, records: int = 4) -> Path:
-    """The surprise track of the first few records, one panel each."""
-    import matplotlib.pyplot as plt
-
-    ids = frame["id"].unique(maintain_order=True).to_list()[:records]
-    figure, axes = plt.subplots(len(ids), 1, figsize=(10, 1.8 * len(ids)), squeeze=False)
-    for axis, record in zip(axes[:, 0], ids):
-        track = frame.filter(pl.col("id") == record)
-        axis.plot(track["position"], track["surprise"], linewidth=1)
-        axis.set_ylabel(record, fontsize=8)
-        if track.height <= 120:
-            axis.set_xticks(track["position"].to_list(), track["base"].to_list(), fontsize=6)
-    axes[0, 0].set_title("memory surprise per base (how strongly each base updated the memory)")
-    return save_figure(figure, path)
 
 
 def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:
@@ -85,6 +69,7 @@ class DnaClassification(Task):
     def splits(self) -> Splits:
         data: LabelledSequences = self.components.dataset()
         featurizer_probe = self.components.featurizer(8)  # the tokenizer's settings, before the model exists
+        self.source = data.source
         self.state = {
             "classes": data.classes,
             "k": featurizer_probe.tokenizer.k,
@@ -107,6 +92,13 @@ class DnaClassification(Task):
         return self.state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """The checkpoint's state; data already read must have the classes the checkpoint was trained on."""
+        read = getattr(self, "state", None)
+        if read is not None and read["classes"] != state["classes"]:
+            raise InputError(
+                f"{self.source}: the training data's classes {read['classes']} are not the checkpoint's "
+                f"{state['classes']}"
+            )
         self.state = state
 
     def build_model(self, backbone: nn.Module) -> nn.Module:
@@ -159,29 +151,14 @@ class DnaClassification(Task):
         axis.set_title("test confusion matrix")
         return [save_figure(figure, directory / "confusion_test.png")]
 
-    @torch.no_grad()
     def explain(self, model: nn.Module, input_path: Path, output_dir: Path) -> list[Path]:
-        """The memory's surprise at every base of every record: TSV, bedGraph (one track per record, the
-        record id as the chromosome) and a plot of the first records."""
+        """Per-base surprise (backbones with a memory) and saliency tracks for every record of a file."""
         tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
-        rows: dict[str, list] = {"id": [], "position": [], "base": [], "surprise": []}
-        for record in read_fasta(input_path, labels="none"):
-            sequence = crop(record.sequence, self.state["max_length"], self.state["crop"], f"{input_path}: {record.id}")
-            embedded = model.featurizer(torch.tensor([tokenizer.encode(sequence)]))
-            track = surprise_tracks(model.backbone, embedded)[0].tolist()  # one value per token
-            for index, value in enumerate(track):  # a token speaks for the last base it adds
-                position = min(index * tokenizer.stride + tokenizer.k - 1, len(sequence) - 1)
-                rows["id"].append(record.id), rows["position"].append(position)
-                rows["base"].append(sequence[position]), rows["surprise"].append(value)
-        frame = pl.DataFrame(rows)
-        output_dir = Path(output_dir)
-        bedgraph = frame.select("id", "position", (pl.col("position") + 1).alias("end"), "surprise")
-        return [
-            write_atomic(output_dir / "surprise.tsv", lambda temporary: frame.write_csv(temporary, separator="\t")),
-            write_atomic(output_dir / "surprise.bedgraph",
-                         lambda temporary: bedgraph.write_csv(temporary, separator="\t", include_header=False)),
-            plot_surprise(output_dir / "surprise.png", frame),
-        ]  # fmt: skip
+        sequences = [
+            (r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], f"{input_path}: {r.id}"))
+            for r in read_fasta(input_path, labels="none")
+        ]
+        return explain_records(model, sequences, tokenizer, output_dir, str(input_path))
 
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:

@@ -1,16 +1,16 @@
-"""Needle in a haystack (RULER's passkey form): filler text with one sentence "the passkey is 48213."
-hidden at a random depth, ending with the question "... the passkey is"; the model must continue with
-the digits.  Trained at one length, evaluated at growing lengths, so the curve shows whether recall
-survives beyond the attention window (where a memory must carry it).
+"""Long-context recall against length: needles in a haystack (RULER: passkey, number, word), multi-query
+associative recall (MQAR) and BABILong-style questions over facts (`haystacks.py` makes the examples).
+Trained at one length, evaluated at growing lengths, so the curve shows whether recall survives beyond
+the attention window (where a memory must carry it).
 
     titans run niah                                           # MAG; then --set model.backbone.name=swa
+    titans run niah --set data.name=mqar                      # or data.name=babilong, data.needle=word
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -22,26 +22,31 @@ from titans.pipelines import SpecError, Splits, Task, register
 from titans.pipelines.outputs import save_figure
 
 from .datasets import text_demo
+from .haystacks import AssociativeRecall, Facts, Haystacks, Needles
 from .text import CharacterTokenizer
 
-NEEDLE = " The passkey is {}. "
-QUESTION = " What is the passkey? The passkey is "
+
+def _checked(data: Haystacks) -> Haystacks:
+    """Every example needs room for its needles and question: refuse lengths that are too short."""
+    if min(data.train_length, *data.eval_lengths) < data.shortest:
+        raise SpecError(
+            f"data: lengths of at least {data.shortest} characters are needed for {data.__class__.__name__}"
+        )
+    return data
 
 
-@dataclass
-class Haystacks:
-    filler: str  # text the haystacks are cut from
-    train_length: int
-    eval_lengths: list[int]
-    train_examples: int
-    eval_examples: int
-    digits: int
-    seed: int
+def _lengths(train_length: int, eval_lengths: list[int] | None) -> list[int]:
+    return eval_lengths or [train_length * m for m in (1, 2, 4, 8)]
+
+
+def _filler(seed: int) -> str:
+    return text_demo(sentences=20000, seed=seed + 1).train
 
 
 @register("dataset", "passkey")
 def passkey(
     *,
+    needle: Literal["passkey", "number", "word"] = "passkey",
     train_length: int = 256,
     eval_lengths: list[int] | None = None,
     train_examples: int = 6000,
@@ -49,34 +54,58 @@ def passkey(
     digits: int = 5,
     seed: int = 0,
 ) -> Haystacks:
-    """Passkey retrieval over filler sentences; evaluated at 1x, 2x, 4x and 8x the training length by default."""
-    shortest = len(NEEDLE.format("0" * digits)) + len(QUESTION) + digits + 16
-    lengths = eval_lengths or [train_length * m for m in (1, 2, 4, 8)]
-    if min(train_length, *lengths) < shortest:
-        raise SpecError(f"data: lengths of at least {shortest} characters are needed for a needle and its question")
-    filler = text_demo(sentences=20000, seed=seed + 1).train
-    return Haystacks(filler, train_length, lengths, train_examples, eval_examples, digits, seed)
+    """RULER needles over filler sentences (a passkey, a magic number or a magic word); evaluated at 1x, 2x,
+    4x and 8x the training length by default."""
+    lengths = _lengths(train_length, eval_lengths)
+    examples = (train_length, lengths, train_examples, eval_examples, seed)
+    return _checked(Needles(_filler(seed), *examples, needle=needle, digits=digits))
+
+
+@register("dataset", "mqar")
+def mqar(
+    *,
+    train_length: int = 256,
+    eval_lengths: list[int] | None = None,
+    train_examples: int = 6000,
+    eval_examples: int = 100,
+    seed: int = 0,
+) -> Haystacks:
+    """Multi-query associative recall: `key:value` pairs, then every key asked again (accuracy per query)."""
+    return _checked(
+        AssociativeRecall("", train_length, _lengths(train_length, eval_lengths), train_examples, eval_examples, seed)
+    )
+
+
+@register("dataset", "babilong")
+def babilong(
+    *,
+    facts: int = 4,
+    train_length: int = 256,
+    eval_lengths: list[int] | None = None,
+    train_examples: int = 6000,
+    eval_examples: int = 100,
+    seed: int = 0,
+) -> Haystacks:
+    """BABILong qa1: where is a person, given movement facts scattered through filler text."""
+    lengths = _lengths(train_length, eval_lengths)
+    examples = (train_length, lengths, train_examples, eval_examples, seed)
+    return _checked(Facts(_filler(seed), *examples, facts=facts))
 
 
 class NeedleSet(Dataset):
-    """(tokens [T], answer mask [T]) with the digits' positions marked; `length` characters in total."""
+    """(tokens [T], answer ids [T], length): answer ids number each answer's characters 0, 1, ... per
+    example, -1 elsewhere."""
 
     def __init__(self, data: Haystacks, tokenizer: CharacterTokenizer, lengths: list[int], count: int, seed: int):
         rng = np.random.default_rng(seed)
         self.items = []
         for length in lengths:
             for _ in range(count):
-                key = "".join(rng.choice(list("0123456789"), data.digits))
-                needle, question = NEEDLE.format(key), QUESTION
-                room = length - len(needle) - len(question) - data.digits
-                start = rng.integers(0, len(data.filler) - room)
-                hay = data.filler[start : start + room]
-                depth = rng.integers(0, room + 1)
-                text = hay[:depth] + needle + hay[depth:] + question + key
-                tokens = torch.tensor(tokenizer.encode(text))
-                answer = torch.zeros(len(tokens), dtype=torch.bool)
-                answer[-data.digits :] = True
-                self.items.append((tokens, answer, length))
+                text, spans = data.make(rng, length)
+                answer_ids = torch.full((len(text),), -1)
+                for number, (start, stop) in enumerate(spans):
+                    answer_ids[start:stop] = number
+                self.items.append((torch.tensor(tokenizer.encode(text)), answer_ids, length))
 
     def __len__(self) -> int:
         return len(self.items)
@@ -88,12 +117,12 @@ class NeedleSet(Dataset):
 def collate(items):
     tokens, answers, lengths = zip(*items)
     pad = torch.nn.utils.rnn.pad_sequence
-    return pad(tokens, True, 0), pad(answers, True, False), torch.tensor(lengths)
+    return pad(tokens, True, 0), pad(answers, True, -1), torch.tensor(lengths)
 
 
 @register("task", "needle-recall")
 class NeedleRecall(Task):
-    """Recall a passkey hidden in long filler text; accuracy against context length."""
+    """Recall needles, values or facts from long contexts; accuracy against context length."""
 
     default_featurizer = "characters"
     default_head = "tied"
@@ -101,7 +130,7 @@ class NeedleRecall(Task):
 
     def splits(self) -> Splits:
         data: Haystacks = self.components.dataset()
-        tokenizer = CharacterTokenizer.from_corpus(data.filler + "0123456789" + NEEDLE + QUESTION)
+        tokenizer = CharacterTokenizer.from_corpus(data.alphabet)
         self.state = {"vocabulary": tokenizer.vocabulary, "lengths": data.eval_lengths}
         train = NeedleSet(data, tokenizer, [data.train_length], data.train_examples, data.seed)
         val = NeedleSet(data, tokenizer, [data.train_length], data.eval_examples, data.seed + 1)
@@ -117,23 +146,33 @@ class NeedleRecall(Task):
     def build_model(self, backbone: nn.Module) -> nn.Module:
         return self.components.head(len(self.state["vocabulary"]) + 1, backbone)
 
-    def _answer_logits(self, model: nn.Module, tokens: Tensor, answer: Tensor) -> tuple[Tensor, Tensor]:
+    def _answers(self, model: nn.Module, tokens: Tensor, answer_ids: Tensor):
+        """Logits [A, V] and targets [A] of the A answer characters, with each one's example [A] and answer
+        number within the batch [A] (so that an answer counts as right only when all its characters are)."""
         logits, _ = model(tokens[:, :-1])  # position t predicts token t + 1
-        return logits[answer[:, 1:]], tokens[:, 1:][answer[:, 1:]]  # [B * digits, V], [B * digits]
+        ids = answer_ids[:, 1:]
+        where = ids >= 0
+        example = where.nonzero()[:, 0]
+        answer = torch.unique(example * (int(ids.max()) + 1) + ids[where], return_inverse=True)[1]
+        return logits[where], tokens[:, 1:][where], example, answer
 
     def loss(self, model: nn.Module, batch) -> Tensor:
-        tokens, answer, _ = batch
-        logits, targets = self._answer_logits(model, tokens, answer)
+        tokens, answer_ids, _ = batch
+        logits, targets, _, _ = self._answers(model, tokens, answer_ids)
         return F.cross_entropy(logits, targets)
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
-        tokens, answer, lengths = batch
-        logits, targets = self._answer_logits(model, tokens, answer)
-        batch_size = len(tokens)
-        losses = F.cross_entropy(logits, targets, reduction="none").view(batch_size, -1).mean(1)
-        # all digits right under teacher forcing == greedy decoding produces the whole passkey
-        correct = (logits.argmax(-1) == targets).view(batch_size, -1).all(1)
-        return {"loss": losses, "correct": correct, "length": lengths}
+        tokens, answer_ids, lengths = batch
+        logits, targets, example, answer = self._answers(model, tokens, answer_ids)
+        per_example = torch.zeros(len(tokens), dtype=logits.dtype, device=logits.device)
+        characters = per_example.index_add(0, example, torch.ones_like(targets, dtype=logits.dtype))
+        losses = per_example.index_add(0, example, F.cross_entropy(logits, targets, reduction="none")) / characters
+        # right under teacher forcing at every character == greedy decoding produces the whole answer
+        wrong = torch.zeros(int(answer.max()) + 1, device=logits.device).index_add(
+            0, answer, (logits.argmax(-1) != targets).float()
+        )
+        answer_length = torch.zeros_like(wrong, dtype=torch.long).index_put((answer,), lengths[example])
+        return {"loss": losses, "correct": wrong == 0, "length": answer_length}
 
     def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
         return {
@@ -153,7 +192,7 @@ class NeedleRecall(Task):
         recall = [100 * outputs["correct"][outputs["length"] == n].float().mean().item() for n in lengths]
         figure, axis = plt.subplots(figsize=(6, 3.5))
         axis.plot(lengths, recall, marker="o", label=self.spec.model.backbone.name)
-        axis.set(xscale="log", xlabel="context length (characters)", ylabel="passkey recall (%)", ylim=(-2, 102))
+        axis.set(xscale="log", xlabel="context length (characters)", ylabel="recall (%)", ylim=(-2, 102))
         axis.set_xticks(lengths, [str(n) for n in lengths])
         axis.legend()
         return [save_figure(figure, directory / "recall_by_length.png")]
@@ -161,5 +200,5 @@ class NeedleRecall(Task):
 
 @register("metric", "recall")
 def recall(outputs: dict[str, Tensor]) -> float:
-    """Percent of examples whose whole answer is right."""
+    """Percent of answers (a passkey, a word, an MQAR value) produced exactly."""
     return 100 * outputs["correct"].float().mean().item()

@@ -16,15 +16,16 @@ from titans.pipelines.outputs import write_text
 
 from .datasets import Corpus
 from .model import generate
-from .text import TOKENIZERS, CharacterTokenizer
+from .streaming import StreamingResult, streaming_loss
+from .text import TOKENIZERS, CharacterTokenizer, read_text
 
 
 class Blocks(Dataset):
     """(input, target) pairs of `block_size` tokens cut from one long token stream, every `stride` tokens."""
 
-    def __init__(self, ids: Tensor, block_size: int, stride: int):
+    def __init__(self, ids: Tensor, block_size: int, stride: int, where: str):
         if len(ids) < block_size + 1:
-            raise InputError(f"the text has {len(ids)} tokens, fewer than data.block_size + 1 = {block_size + 1}")
+            raise InputError(f"{where} has {len(ids)} tokens, fewer than data.block_size + 1 = {block_size + 1}")
         self.ids, self.block_size = ids, block_size
         self.starts = torch.arange(0, len(ids) - block_size, stride)
 
@@ -66,7 +67,8 @@ class LanguageModelling(Task):
         train = torch.tensor(tokenizer.encode(corpus.train))
         val = torch.tensor(tokenizer.encode(corpus.val))
         size = corpus.block_size
-        return Splits(Blocks(train, size, size // 2), Blocks(val, size, size), None)
+        train_blocks = Blocks(train, size, size // 2, f"{corpus.source}: the training text")
+        return Splits(train_blocks, Blocks(val, size, size, f"{corpus.source}: the validation text"), None)
 
     @property
     def tokenizer(self):
@@ -107,6 +109,13 @@ class LanguageModelling(Task):
             raise InputError("--prompt is empty: give the text to continue")
         model.eval()
         return self.tokenizer.decode(generate(model, ids, max_new_tokens, temperature, top_k, top_p, seed))
+
+    def streaming_perplexity(self, model: nn.Module, path: Path, piece: int) -> StreamingResult:
+        """Next-token loss over a whole text file, read in pieces with the state carried (constant memory)."""
+        ids = self.tokenizer.encode(read_text(path))
+        if len(ids) < 2:
+            raise InputError(f"{path}: needs at least two tokens to score")
+        return streaming_loss(model.eval(), ids, piece=piece, total=len(ids), progress=True)
 
 
 @register("metric", "perplexity")

@@ -25,7 +25,7 @@ def read_text(path: str | Path) -> str:
     except (OSError, EOFError, gzip.BadGzipFile) as error:
         raise InputError(f"{path}: cannot read ({error.__class__.__name__}: {error})") from None
     except UnicodeDecodeError as error:
-        raise InputError(f"{path}: byte {error.start} is not UTF-8 text (re-encode the file as UTF-8)") from None
+        raise InputError(f"{path}: not UTF-8 text at byte {error.start} (a binary file or another encoding)") from None
     if not text.strip():
         raise InputError(f"{path}: no text")
     return text

@@ -4,6 +4,7 @@
     titans validate NAME_OR_YAML [--set ...]
     titans evaluate NAME_OR_YAML --checkpoint CKPT [--output DIR]
     titans predict NAME_OR_YAML --checkpoint CKPT --input FILE --output FILE
+    titans export CKPT --output DIR
     titans list
     titans schema
 
@@ -17,6 +18,7 @@ import json
 import logging
 import sys
 import warnings
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Annotated
@@ -24,13 +26,47 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from typer.core import TyperGroup
+
+try:
+    from typer._click.exceptions import UsageError  # typer 0.2x vendors click
+except ImportError:
+    from click.exceptions import UsageError
 
 from .errors import InputError
 from .registry import KINDS, components, describe
 from .spec import PipelineSpec, load_spec, shipped_definitions
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="Titans and MIRAS pipelines.")
 console, errors = Console(), Console(stderr=True)
+
+
+@contextmanager
+def _usage_errors_as_one_line():
+    """A missing option, a bad value or an unknown command: one `error:` line and exit code 2, like bad input."""
+    try:
+        yield
+    except UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError":  # `titans` alone prints the help
+            raise
+        command = error.ctx.command_path if error.ctx is not None else "titans"
+        message = " ".join(error.format_message().split())
+        errors.print(
+            f"error: {command}: {message} (see {command} --help)", markup=False, highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(2) from None
+
+
+class _Commands(TyperGroup):
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _usage_errors_as_one_line():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx):
+        with _usage_errors_as_one_line():
+            return super().invoke(ctx)
+
+
+app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, help="Titans and MIRAS pipelines.")
 
 Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.sub=value.")]
 Definition = Annotated[str, typer.Argument(help="A shipped pipeline name or a YAML file.")]
@@ -133,17 +169,14 @@ def explain(
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the tracks and plots.")],
     overrides: Overrides = None,
 ):
-    """Where the memory was surprised: per-position surprise tracks (TSV, bedGraph) and a plot."""
+    """Where the model looked: per-position memory surprise and saliency tracks (TSV, bedGraph) and a plot."""
     if not input.is_file():
         raise InputError(f"{input}: no such input file")
     pipeline = _pipeline(definition, overrides, None, checkpoint)
     if not hasattr(pipeline.task, "explain"):
-        raise InputError(f"task {pipeline.spec.task!r} has no surprise tracks yet")
+        raise InputError(f"{pipeline.spec.source}: task {pipeline.spec.task!r} has no explanation tracks yet")
     pipeline.load_checkpoint(checkpoint)
-    try:
-        files = pipeline.task.explain(pipeline.module.model.eval(), input, output)
-    except ValueError as error:  # a backbone without a memory layer
-        raise InputError(f"{checkpoint}: {error}") from None
+    files = pipeline.task.explain(pipeline.module.model.eval(), input, output)
     console.print("written: " + ", ".join(str(file) for file in files))
 
 
@@ -166,6 +199,40 @@ def generate(
         raise InputError(f"{checkpoint}: a {pipeline.spec.task!r} checkpoint; generate needs a language model")
     text = pipeline.task.generate(pipeline.module.model, prompt, max_tokens, temperature, top_k, top_p, seed)
     sys.stdout.write(prompt + text + "\n")
+
+
+@app.command()
+@user_errors
+def perplexity(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint of a language-modelling run.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="A text file (plain or .gz) to score.")],
+    piece: Annotated[int, typer.Option(min=1, help="Tokens per piece; memory use depends on this only.")] = 2048,
+):
+    """Streaming perplexity of a text file of any length: read in pieces with the model's state carried."""
+    from .engine import Pipeline
+
+    pipeline = Pipeline.from_checkpoint(checkpoint)
+    if not hasattr(pipeline.task, "streaming_perplexity"):
+        raise InputError(f"{checkpoint}: a {pipeline.spec.task!r} checkpoint; perplexity needs a language model")
+    result = pipeline.task.streaming_perplexity(pipeline.module.model, input, piece)
+    console.print(
+        f"{result.tokens:,} tokens: loss {result.loss:.4f} nats/token, perplexity {result.perplexity:.3f}, "
+        f"{result.bits_per_token:.4f} bits/token"
+    )
+
+
+@app.command()
+@user_errors
+def export(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `titans run`.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for model.safetensors and config.json.")],
+):
+    """Write a checkpoint as safetensors weights and a JSON definition, to share without pickles
+    (load with titans.pipelines.export.load_exported)."""
+    from .export import export_checkpoint
+
+    files = export_checkpoint(checkpoint, output)
+    console.print("written: " + ", ".join(str(file) for file in files))
 
 
 @app.command("list")

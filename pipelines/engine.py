@@ -12,8 +12,10 @@ checkpoints/{best,last}.ckpt, predictions/<split>.*, plots/*.png, logs/metrics.c
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,17 +54,49 @@ def _precision(requested: str) -> str:
     return "bf16-mixed" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "32-true"
 
 
+def _damage(path: Path) -> str | None:
+    """What is damaged in a checkpoint (a zip archive) whose parts fail their CRC-32: torch.load does not
+    check, so a flipped bit would load as a silently different weight."""
+    if not zipfile.is_zipfile(path):
+        return None  # not an archive at all: torch.load says so
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()
+    except (zipfile.BadZipFile, EOFError, OSError):
+        return "its zip structure is damaged"
+    return f"the checksum of its part {damaged.split('/', 1)[-1]!r} does not match" if damaged else None
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """A checkpoint's contents, loaded without running code from the file (weights_only)."""
+    """A checkpoint's contents, loaded without running code from the file (weights_only), and checked to
+    hold what a titans checkpoint holds: weights, the pipeline definition and the task's state."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
+    damage = _damage(path)
+    if damage:
+        raise InputError(f"{path}: corrupted, {damage} (copy it again)")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise InputError(f"{path}: not a readable titans checkpoint ({error.__class__.__name__})") from None
+        code = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
+        if code:
+            raise InputError(
+                f"{path}: refused, loading it would run code ({code.group(1)}); not a titans checkpoint"
+            ) from None
+        raise InputError(
+            f"{path}: not a readable titans checkpoint (truncated, corrupted or another format: "
+            f"{error.__class__.__name__})"
+        ) from None
     if not isinstance(checkpoint, dict) or "titans" not in checkpoint or "state_dict" not in checkpoint:
         raise InputError(f"{path}: not a titans checkpoint (no pipeline definition inside)")
+    titans = checkpoint["titans"]
+    for field in ("spec", "task_state"):
+        if not isinstance(titans, dict) or not isinstance(titans.get(field), dict):
+            raise InputError(f"{path}: a damaged titans checkpoint (titans.{field} is missing)")
+    if not isinstance(checkpoint["state_dict"], dict):
+        raise InputError(f"{path}: a damaged titans checkpoint (state_dict is not a mapping of weights)")
+    parse_spec(titans["spec"], str(path))  # a definition that no longer validates is named here, with the file
     return checkpoint
 
 
@@ -120,7 +154,7 @@ class Pipeline:
     def for_checkpoint(cls, spec: PipelineSpec, checkpoint: Path) -> Pipeline:
         """This definition with the model the checkpoint was trained with (its `features` and `model`
         sections), so evaluating or predicting never needs the training overrides repeated."""
-        trained = load_checkpoint(checkpoint)["titans"]["spec"]
+        trained = parse_spec(load_checkpoint(checkpoint)["titans"]["spec"], str(checkpoint)).model_dump(mode="json")
         if trained["task"] != spec.task:
             raise InputError(f"{checkpoint}: a checkpoint of task {trained['task']!r}, not {spec.task!r}")
         raw = spec.model_dump(mode="json") | {"features": trained["features"], "model": trained["model"]}
@@ -164,11 +198,16 @@ class Pipeline:
         trained_task = state["titans"]["spec"]["task"]
         if trained_task != self.spec.task:
             raise InputError(f"{path}: a checkpoint of task {trained_task!r}, not {self.spec.task!r}")
-        self.task.load_state_dict(state["titans"]["task_state"])
         try:
-            self.module.load_state_dict(state["state_dict"])
-        except RuntimeError:
-            raise InputError(f"{path}: its weights do not fit this definition's model") from None
+            self.task.load_state_dict(state["titans"]["task_state"])
+            module = self.module
+        except KeyError as error:
+            raise InputError(f"{path}: a damaged titans checkpoint (the task state has no {error})") from None
+        try:
+            module.load_state_dict(state["state_dict"])
+        except RuntimeError as error:
+            detail = " ".join(str(error).splitlines()[1:2]).strip()[:200]
+            raise InputError(f"{path}: its weights do not fit this definition's model ({detail})") from None
         return state
 
     def _loader(self, dataset: Dataset, train: bool) -> StatefulDataLoader:
@@ -262,11 +301,14 @@ class Pipeline:
 
     def predict(self, checkpoint: Path, input_path: Path, output_path: Path) -> int:
         """Predictions of a trained checkpoint for a user's file; returns the number of records written."""
+        self.load_checkpoint(checkpoint)
+        return self.predict_file(input_path, output_path)
+
+    def predict_file(self, input_path: Path, output_path: Path) -> int:
+        """Predictions of the model as it is (restored from a checkpoint or an export) for a user's file."""
         if not Path(input_path).is_file():
             raise InputError(f"{input_path}: no such input file")
-        self.load_checkpoint(checkpoint)
-        model = self.module.model.eval()
-        return self.task.predict(model, Path(input_path), Path(output_path))
+        return self.task.predict(self.module.model.eval(), Path(input_path), Path(output_path))
 
     def _finish(self, checkpoint: Path, summary: dict[str, Any]) -> RunResult:
         out, metrics, files = self.output_dir, {}, []

@@ -98,7 +98,7 @@ def check_options(obj: Callable, options: dict[str, Any], base_dir: Path | None 
     Options typed as paths resolve relative to `base_dir` (the definition's folder)."""
     model = options_model(obj)
     if base_dir is not None:
-        options = {key: _resolve(value, base_dir, model.model_fields.get(key)) for key, value in options.items()}
+        options = {key: _resolve(key, value, base_dir, model.model_fields.get(key)) for key, value in options.items()}
     try:
         values = model.model_validate(options).model_dump()
     except ValidationError as error:
@@ -111,9 +111,12 @@ def check_options(obj: Callable, options: dict[str, Any], base_dir: Path | None 
     return values
 
 
-def _resolve(value: Any, base_dir: Path, field) -> Any:
+def _resolve(key: str, value: Any, base_dir: Path, field) -> Any:
     """A relative path option, joined to the definition's folder (options annotated with a Path type)."""
     if field is None or "Path" not in str(field.annotation) or not isinstance(value, str | Path):
         return value
-    path = Path(value).expanduser()
+    try:
+        path = Path(value).expanduser()
+    except RuntimeError:
+        raise ValueError(f"{key}: cannot expand {str(value)!r} (no such user's home folder)") from None
     return path if path.is_absolute() else base_dir / path

@@ -13,6 +13,7 @@ registered callable accepts.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from importlib.resources import files
 from pathlib import Path
 from typing import Any, Literal
@@ -142,27 +143,50 @@ def resolve_definition(name_or_path: str | Path) -> Path:
     return shipped[str(name_or_path)]
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        keys = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, Hashable):
+                continue  # the base loader reports it
+            if key in keys:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            keys.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     """The definition at `path` with its `extends:` chain merged in (the child wins, key by key)."""
     path = path.resolve()
     if path in chain:
-        raise SpecError(f"{path}: `extends` loops back to itself ({' -> '.join(p.name for p in (*chain, path))})")
+        raise SpecError(f"{path}: extends: loops back to itself ({' -> '.join(p.name for p in (*chain, path))})")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as error:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)
+    except OSError as error:
         raise SpecError(f"{path}: cannot read ({error.__class__.__name__}: {error})") from None
+    except UnicodeDecodeError as error:
+        raise SpecError(f"{path}: not UTF-8 text at byte {error.start} (a binary file or another encoding)") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
         raise SpecError(f"{path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
     if not isinstance(raw, dict):
-        raise SpecError(f"{path}: a pipeline definition must be a mapping of sections, got {type(raw).__name__}")
+        got = "an empty file" if raw is None else f"a {type(raw).__name__}"
+        raise SpecError(f"{path}: a pipeline definition must be a mapping of sections, got {got}")
     parent = raw.pop("extends", None)
     if parent is None:
         return raw
+    if not isinstance(parent, str):
+        raise SpecError(f"{path}: extends: expected a YAML file or a shipped pipeline name, got {parent!r}")
     parent_path = Path(parent) if Path(parent).is_absolute() else path.parent / parent
     if not parent_path.exists():
-        parent_path = resolve_definition(parent)
+        try:
+            parent_path = resolve_definition(parent)
+        except SpecError as error:
+            raise SpecError(f"{path}: extends: {error}") from None
     return deep_merge(_read_yaml(parent_path, (*chain, path)), raw)
 
 
@@ -172,6 +196,13 @@ def deep_merge(base: dict, override: dict) -> dict:
         both_maps = isinstance(value, dict) and isinstance(merged.get(key), dict)
         merged[key] = deep_merge(merged[key], value) if both_maps else value
     return merged
+
+
+def _is_relative_existing_path(value: str) -> bool:
+    try:
+        return bool(value) and not Path(value).is_absolute() and Path(value).exists()
+    except OSError:  # e.g. a name too long for the file system: not a file
+        return False
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
@@ -186,10 +217,12 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             value = yaml.safe_load(text)
         except yaml.YAMLError:
             raise SpecError(f"--set {item!r}: the value is not valid YAML") from None
-        if isinstance(value, str) and value and Path(value).exists() and not Path(value).is_absolute():
+        if isinstance(value, str) and _is_relative_existing_path(value):
             value = str(Path(value).resolve())  # a file named on the command line is relative to where you are
-        node = raw
         parts = key.strip().split(".")
+        if not all(parts):
+            raise SpecError(f"--set {item!r}: {key.strip()!r} has an empty part; write section.field=value")
+        node = raw
         for depth, part in enumerate(parts[:-1]):
             child = node.setdefault(part, {})
             if not isinstance(child, dict):

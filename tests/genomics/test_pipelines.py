@@ -52,11 +52,13 @@ def test_user_fasta_train_then_predict(tmp_path):
     assert predictions.columns == ["id", "predicted", "p_a", "p_b"] and predictions["id"].to_list() == ["x", "y"]
     explained = CliRunner().invoke(app, ["explain", *arguments[1:6], "-o", str(tmp_path / "why")])
     assert explained.exit_code == 0, explained.output
-    track = pl.read_csv(tmp_path / "why" / "surprise.tsv", separator="\t")
-    assert track.columns == ["id", "position", "base", "surprise"] and track.height == 2 * (12 - 3 + 1)
+    track = pl.read_csv(tmp_path / "why" / "tracks.tsv", separator="\t")
+    assert track.columns == ["id", "position", "base", "surprise", "saliency"] and track.height == 2 * (12 - 3 + 1)
     assert track["position"].to_list()[:2] == [2, 3] and track["base"].to_list()[:2] == ["G", "T"]
-    assert (tmp_path / "why" / "surprise.bedgraph").read_text().startswith("x\t2\t3\t")
-    assert (tmp_path / "why" / "surprise.png").is_file()
+    assert track["saliency"].abs().sum() > 0 and (track["surprise"] >= 0).all()
+    for name in ("surprise", "saliency"):
+        assert (tmp_path / "why" / f"{name}.bedgraph").read_text().startswith("x\t2\t3\t")
+    assert (tmp_path / "why" / "tracks.png").is_file()
 
 
 def test_one_class_or_unseen_labels_are_errors(tmp_path):

@@ -41,7 +41,7 @@ def test_csv_tables_and_class_folders(tmp_path):
     ("text", "message"),
     [
         ("", "no FASTA records"),
-        ("just some text\n", "not valid FASTA (This FASTA file contains comments"),
+        ("just some text\n", "not valid FASTA (text before the first '>' header)"),
         (">a label=x\nACGT\n>a label=y\nACGT\n", "record 2 (a): duplicate id 'a'"),
         (">a\nACGT\n", "record 1 (a): no label"),
         (">a label=x\nACGZ\n", "record 1 (a): 'Z' is not a nucleotide"),
