@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
 import polars as pl
 import torch
 from torch import Tensor, nn
@@ -20,8 +19,6 @@ from .explain import explain_records
 from .model import DnaClassifier
 from .sequences import Record, read_fasta
 from .tokenizers import PAD, KmerTokenizer, reverse_complement
-
-matplotlib.use("Agg")
 
 
 def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:

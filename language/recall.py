@@ -181,9 +181,6 @@ class NeedleRecall(Task):
         }
 
     def plot(self, outputs: dict[str, Tensor], split: str, directory: Path) -> list[Path]:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
         if split != "test":

@@ -29,3 +29,12 @@ def test_wheel_holds_and_imports_every_package(tmp_path):
     files = run.stdout.split()
     assert len(files) == len(PACKAGES)
     assert all(f.startswith(str(tmp_path / "site")) for f in files), files
+
+
+def test_importing_titans_leaves_the_plotting_backend_alone():
+    """A library must not switch matplotlib's backend: in Jupyter that would stop plots showing inline."""
+    imports = "; ".join(f"import {package}" for package in PACKAGES)
+    code = f"import matplotlib; {imports}; print(matplotlib.get_backend())"
+    run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MPLBACKEND": "svg"}, capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    assert run.stdout.strip() == "svg"
