@@ -40,47 +40,88 @@ def _transfer(log_cum: Tensor) -> Tensor:
 
 @dataclass
 class _Coefficients:
-    """The gate algebra of one chunk of c tokens; it depends on the inputs only, not on the memory.
+    """The gate algebra of one chunk of c tokens for a memory layer; it depends on the inputs only, not on
+    the memory.  Per-token factors scale the columns (tokens) of the layer's pre-activations: [N, 1, c]
+    with one forget gate per head, [N, out, c] per output channel (channel_forget), where every row has
+    its own decay and so its own C."""
 
-    Per-token factors are rows [N, 1, c] so that they scale the columns (tokens) of activations."""
-
-    gamma: Tensor  # Gamma_t, [N, 1, c]
-    coef_theta: Tensor  # C[t, i] theta_i, [N, c, c] (lower triangular)
-    first_layer_scores: Tensor  # C[t, i] theta_i (k_i . q_t): layer 1's dual-form matrix, [N, c, c]
-    carry: Tensor | None  # m_t, [N, 1, c]; None without momentum
+    gamma: Tensor  # Gamma_t, [N, 1 | out, c]
+    coef_theta: Tensor  # C[t, i] theta_i, [N, c, c] or [N, out, c, c] (lower triangular)
+    first_layer_scores: Tensor | None  # per head: C[t, i] theta_i (k_i . q_t), layer 1's dual form, [N, c, c]
+    carry: Tensor | None  # m_t, [N, 1 | out, c]; None without momentum
     end_momentum: Tensor | None  # Q[c, i] theta_i, [N, 1, c]
     momentum_end: Tensor | None  # E_c, [N, 1, 1]
 
     @property
-    def end_accumulator(self) -> Tensor:  # C[c, i] theta_i, [N, 1, c]
-        return self.coef_theta[:, -1:, :]
+    def per_channel(self) -> bool:
+        return self.coef_theta.ndim == 4
+
+    @property
+    def end_accumulator(self) -> Tensor:  # C[c, i] theta_i, [N, 1 | out, c]
+        return self.coef_theta[..., -1, :] if self.per_channel else self.coef_theta[:, -1:, :]
+
+    def scores(self, z: Tensor, zk: Tensor) -> Tensor:
+        """C[t, i] theta_i (zk_i . z_t) for queries z and keys zk ([N, in, c] each): [N, (out,) t, i]."""
+        products = z.mT @ zk  # [N, t, i]
+        return self.coef_theta * (products[:, None] if self.per_channel else products)
 
 
-def _coefficients(chunks: MemoryInputs) -> list[_Coefficients]:
-    """Coefficients of n equal chunks at once; `chunks` fields are [N, n, c, ...]. One entry per chunk."""
-    theta = chunks.lr  # [N, n, c]
-    log_gamma = chunks.log_retain.cumsum(-1)  # log Gamma_t
-    decay = _transfer(log_gamma)  # P: [N, n, c, c]
+def _gate_algebra(theta: Tensor, log_retain: Tensor, log_momentum: Tensor | None) -> list[Tensor | None]:
+    """(gamma, coef_theta, carry, end_momentum, momentum_end) of n chunks at once: theta and log_momentum
+    [N, n, c]; log_retain [N, n, c] per head or [N, n, out, c] per channel, whose extra axis every
+    retention-dependent factor keeps."""
+    channels = log_retain.ndim == 4
+    log_gamma = log_retain.cumsum(-1)  # log Gamma_t
+    decay = _transfer(log_gamma)  # P: [N, n, (out,) c, c]
     carry = end_momentum = momentum_end = None
-    if chunks.log_momentum is None:
+    if log_momentum is None:
         coef = decay
     else:
-        log_e = chunks.log_momentum.cumsum(-1)  # log E_s
-        mom_transfer = _transfer(log_e)  # Q
-        coef = decay @ mom_transfer  # C = P Q
-        carry = (decay @ log_e.exp()[..., None]).mT  # m: [N, n, 1, c]
+        log_e = log_momentum.cumsum(-1)  # log E_s
+        mom_transfer = _transfer(log_e)  # Q: [N, n, c, c]
+        coef = decay @ (mom_transfer[:, :, None] if channels else mom_transfer)  # C = P Q
+        e = log_e.exp()[..., None]  # E_s as a column: [N, n, c, 1]
+        carry = (decay @ (e[:, :, None] if channels else e)).mT  # m = P E: [N, n, (out,) 1, c]
+        carry = carry.squeeze(-2) if channels else carry
         end_momentum = (mom_transfer[..., -1, :] * theta)[..., None, :]
         momentum_end = log_e[..., -1:, None].exp()
-    coef_theta = coef * theta[..., None, :]
-    scores = coef_theta * (chunks.query @ chunks.key.mT)
-    fields = (log_gamma.exp()[..., None, :], coef_theta, scores, carry, end_momentum, momentum_end)
-    per_chunk = [None if f is None else f.unbind(1) for f in fields]
-    return [_Coefficients(*(None if f is None else f[i] for f in per_chunk)) for i in range(theta.shape[1])]
+    coef_theta = coef * (theta[:, :, None, None, :] if channels else theta[..., None, :])
+    gamma = log_gamma.exp() if channels else log_gamma.exp()[..., None, :]
+    return [gamma, coef_theta, carry, end_momentum, momentum_end]
+
+
+def _coefficients(chunks: MemoryInputs, cfg: MemoryConfig) -> list[list[_Coefficients]]:
+    """Coefficients of n equal chunks at once; `chunks` fields are [N, n, c, ...].  One list per chunk, of one
+    entry per memory layer (the same entry for every layer with one forget gate per head)."""
+    theta = chunks.lr  # [N, n, c]
+    n = theta.shape[1]
+
+    def per_chunk(fields: list[Tensor | None], scores: Tensor | None) -> list[_Coefficients]:
+        gamma, coef_theta, carry, end_momentum, momentum_end = (None if f is None else f.unbind(1) for f in fields)
+        return [
+            _Coefficients(
+                gamma[i], coef_theta[i], None if scores is None else scores[:, i], None if carry is None else carry[i],
+                None if end_momentum is None else end_momentum[i], None if momentum_end is None else momentum_end[i],
+            )
+            for i in range(n)
+        ]  # fmt: skip
+
+    if not cfg.channel_forget:
+        fields = _gate_algebra(theta, chunks.log_retain, chunks.log_momentum)
+        shared = per_chunk(fields, fields[1] * (chunks.query @ chunks.key.mT))
+        return [[co] * cfg.memory_depth for co in shared]
+    widths = [out for out, _ in cfg.layer_shapes]
+    layers = [
+        per_chunk(_gate_algebra(theta, part.movedim(-1, -2), chunks.log_momentum), None)  # [N, n, out, c]
+        for part in chunks.log_retain.split(widths, dim=-1)
+    ]
+    return [list(chunk) for chunk in zip(*layers)]
 
 
 def _chunk(
-    chunk: MemoryInputs, co: _Coefficients, start: ChunkStart, momentum: list[Tensor] | None, cfg: MemoryConfig
-) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:
+    chunk: MemoryInputs, layer_coefficients: list[_Coefficients], start: ChunkStart, momentum: list[Tensor] | None,
+    cfg: MemoryConfig,
+) -> tuple[Tensor, list[Tensor] | None, list[Tensor] | None]:  # fmt: skip
     """One chunk: retrieved values [N, D, c] (tokens as columns) and, for a whole chunk, the accumulators
     and momentum at its end."""
     eps = cfg.layer_norm_eps
@@ -90,30 +131,32 @@ def _chunk(
     pred, key_inputs, pres = forward_columns(start.weights, key, eps)
     grad_out = bias_output_grad(pred, chunk.value.mT, delta, cfg)  # [N, D, c]
     dpres = per_token_grads(start.weights, pres, grad_out, eps)  # [N, out_l, c] per layer
+    layers = list(zip(start.accumulators, key_inputs, dpres, layer_coefficients, strict=True))
 
     # Queries: dual form, layer by layer.
     if cfg.retention == "kl":
         y = forward_columns(start.weights, query, eps)[0]
     else:
         z = query
-        depth = len(start.weights)
-        for layer, (acc0, zk, dpre) in enumerate(zip(start.accumulators, key_inputs, dpres)):
-            pre = acc0 @ (z * co.gamma)  # Gamma_t A_0 z_t: [N, out, c]
+        for layer, (acc0, zk, dpre, co) in enumerate(layers):
+            pre = (acc0 @ z) * co.gamma  # Gamma_t A_0 z_t: [N, out, c]
             if momentum is not None:
-                pre = torch.baddbmm(pre, momentum[layer], z * co.carry)  # + m_t S_0 z_t
-            scores = co.first_layer_scores if layer == 0 else co.coef_theta * (z.mT @ zk)  # [N, t, i]
-            pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
+                pre = torch.addcmul(pre, momentum[layer] @ z, co.carry)  # + m_t S_0 z_t
+            if co.per_channel:  # - sum_i C[r, t, i] theta_i (z_i . z_t) dpre_i[r], row by row
+                pre = pre - (co.scores(z, zk) @ dpre[..., None]).squeeze(-1)
+            else:  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
+                scores = co.first_layer_scores if layer == 0 else co.scores(z, zk)  # [N, t, i]
+                pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)
             if start.scales is not None:
                 pre = pre * start.scales[layer]
-            z = F.gelu(pre) if layer < depth - 1 else pre
-        y = finish_columns(query, pre, depth, eps)
+            z = F.gelu(pre) if layer < len(layers) - 1 else pre
+        y = finish_columns(query, pre, len(layers), eps)
 
     if chunk.length < cfg.chunk_size:
         return y, None, None
-    gamma_end = co.gamma[..., -1:]  # [N, 1, 1]
     new_acc, new_mom = [], []
-    for layer, (acc0, zk, dpre) in enumerate(zip(start.accumulators, key_inputs, dpres)):
-        base = gamma_end * acc0
+    for layer, (acc0, zk, dpre, co) in enumerate(layers):
+        base = co.gamma[..., -1:] * acc0  # Gamma_c A_0, row by row with channel_forget
         if momentum is not None:
             s0 = momentum[layer]
             base = torch.addcmul(base, co.carry[..., -1:], s0)
@@ -133,7 +176,7 @@ def single_chunk(
     """One chunk on its own (at most chunk_size tokens, starting at a chunk boundary with this memory and
     momentum): retrieved values [N, D, c] and, for a whole chunk, the memory and momentum at its end.
     The Triton backend's backward pass recomputes each chunk with it."""
-    coefficients = _coefficients(_by_chunk(chunk, chunk.length))[0]
+    coefficients = _coefficients(_by_chunk(chunk, chunk.length), cfg)[0]
     return _chunk(chunk, coefficients, start_chunk(memory, cfg), momentum, cfg)
 
 
@@ -145,13 +188,14 @@ def chunked_recurrence(
     acc, mom = memory, momentum
     boundary = (acc, mom)
     outputs = []
-    # The gate algebra of _GROUP chunks is computed in one go: few large operations, bounded memory.
-    for group in inputs.split(_GROUP * b):
+    # The gate algebra of _GROUP chunks is computed in one go: few large operations, bounded memory (one
+    # chunk at a time with channel_forget, whose algebra is out_l times larger).
+    for group in inputs.split((1 if cfg.channel_forget else _GROUP) * b):
         full = group.length - group.length % b
         coefficients = []
         for part in (group.slice(0, full), group.slice(full, group.length)):
             if part.length:
-                coefficients += _coefficients(_by_chunk(part, min(b, part.length)))
+                coefficients += _coefficients(_by_chunk(part, min(b, part.length)), cfg)
         for chunk, co in zip(group.split(b), coefficients, strict=True):
             start = start_chunk(acc, cfg)
             boundary = (start.accumulators, mom)

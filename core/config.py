@@ -40,6 +40,10 @@ class MemoryConfig:
     Gates (per head, data-dependent, sigmoid of a projection of x_t):
         max_lr: theta_t = max_lr * sigmoid(.) (or the constant max_lr when `lr_gate` is False).
         forget_gate: False fixes alpha_t = 0 (no retention decay: linear attention, DeltaNet).
+        channel_forget: alpha_t per output channel of every memory layer instead of per head (the Titans
+            conference version's channel-wise forgetting; MIRAS's low-rank, channel-wise gates): each
+            layer's accumulator rows decay at their own rate, A_t = diag(1 - alpha_t) A_{t-1} + S_t.  Its
+            projection is low rank (dim -> gate_rank, default 32 -> heads x the layers' output widths).
         gate_rank: if set, the gate projections are low rank (dim -> gate_rank -> heads), as in MIRAS.
         *_bias_init: initial biases of the gate projections (logits).
     """
@@ -60,6 +64,7 @@ class MemoryConfig:
     max_lr: float = 0.1
     lr_gate: bool = True
     forget_gate: bool = True
+    channel_forget: bool = False
     gate_rank: int | None = None
     lr_bias_init: float = 0.0
     momentum_bias_init: float = 0.0
@@ -89,6 +94,7 @@ class MemoryConfig:
         need(self.conv_kernel >= 1, "conv_kernel", "must be >= 1 (1 = no temporal mixing)")
         need(self.max_lr > 0, "max_lr", "must be positive")
         need(self.gate_rank is None or self.gate_rank >= 1, "gate_rank", "must be None or >= 1")
+        need(self.forget_gate or not self.channel_forget, "channel_forget", "needs forget_gate=True")
         need(self.huber_delta_init > 0, "huber_delta_init", "must be positive")
 
     @property
@@ -103,6 +109,11 @@ class MemoryConfig:
         if self.memory_depth == 1:
             return [(d, d)]
         return [(h, d)] + [(h, h)] * (self.memory_depth - 2) + [(d, h)]
+
+    @property
+    def retain_channels(self) -> int:
+        """Forget-gate values per head and token: 1, or every layer's output width with channel_forget."""
+        return sum(out for out, _ in self.layer_shapes) if self.channel_forget else 1
 
     def to_dict(self) -> dict:
         return asdict(self)

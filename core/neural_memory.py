@@ -88,7 +88,10 @@ class NeuralMemory(nn.Module):
         self.conv = nn.Conv1d(3 * inner, 3 * inner, cfg.conv_kernel, groups=3 * inner)
         self.lr_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.lr_bias_init) if cfg.lr_gate else None
         self.momentum_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
-        self.forget_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.forget_bias_init) if cfg.forget_gate else None
+        forget_rank = (cfg.gate_rank or 32) if cfg.channel_forget else cfg.gate_rank
+        self.forget_gate = (
+            _gate(cfg.dim, heads * cfg.retain_channels, forget_rank, cfg.forget_bias_init) if cfg.forget_gate else None
+        )
         # Yaad: channel-wise, input-dependent Huber threshold delta_t = softplus(.) > 0.
         delta_logit = cfg.huber_delta_init + math.log(-math.expm1(-cfg.huber_delta_init))  # softplus^-1
         self.delta_gate = _gate(cfg.dim, inner, cfg.gate_rank, delta_logit) if cfg.bias == "huber" else None
@@ -153,7 +156,7 @@ class NeuralMemory(nn.Module):
             value=per_head(v),
             lr=lr,
             log_retain=(
-                F.logsigmoid(-per_head_gate(self.forget_gate))  # log(1 - alpha_t)
+                F.logsigmoid(-self._forget_logits(x, per_head))  # log(1 - alpha_t)
                 if self.forget_gate is not None
                 else x.new_zeros(batch * heads, length)
             ),
@@ -161,6 +164,11 @@ class NeuralMemory(nn.Module):
             delta=None if self.delta_gate is None else F.softplus(per_head(self.delta_gate(x))),
         )
         return inputs, new_cache
+
+    def _forget_logits(self, x: Tensor, per_head) -> Tensor:
+        """alpha_t's logits: [B * H, T] per head, or [B * H, T, R] per output channel of every layer."""
+        logits = per_head(self.forget_gate(x))  # [B * H, T, R]
+        return logits if self.cfg.channel_forget else logits.squeeze(-1)
 
     def forward(self, x: Tensor, state: MemoryState | None = None, backend: str = "auto") -> tuple[Tensor, MemoryState]:
         """x: [B, T, dim] -> (y: [B, T, dim], state to continue from).

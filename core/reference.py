@@ -15,6 +15,15 @@ from .retention import retrieval_weights, start_chunk
 from .state import MemoryInputs
 
 
+def layer_retention(log_retain: Tensor, cfg: MemoryConfig) -> list[Tensor]:
+    """1 - alpha_t of one token (log_retain: [N, 1] or [N, 1, R]) as a factor of each layer's accumulator
+    rows: [N, 1, 1] per head, or [N, out_l, 1] per output channel (Titans eq. 13, channel-wise)."""
+    if not cfg.channel_forget:
+        return [log_retain.exp()[:, :, None]] * cfg.memory_depth
+    widths = [out for out, _ in cfg.layer_shapes]
+    return [part.exp().mT for part in log_retain.split(widths, dim=-1)]
+
+
 def token_grads(weights: list[Tensor], key, value, delta, cfg: MemoryConfig, keep_graph: bool):
     """grad_W l(M_W; k_t, v_t) for one token (key, value: [N, 1, D]), one [N, out, in] per layer."""
     with torch.enable_grad():
@@ -53,8 +62,7 @@ def reference_recurrence(
             eta = token.log_momentum.exp()[:, :, None]
             mom = [eta * s - theta * g for s, g in zip(mom, grads)]
             surprise = mom
-        retain = token.log_retain.exp()[:, :, None]  # 1 - alpha_t
-        acc = [retain * a + s for a, s in zip(acc, surprise)]  # Titans eq. 13
+        acc = [retain * a + s for retain, a, s in zip(layer_retention(token.log_retain, cfg), acc, surprise)]
         outputs.append(memory_apply(retrieval_weights(acc, start, cfg), token.query, cfg.layer_norm_eps))
     if inputs.length and inputs.length % cfg.chunk_size == 0:
         boundary = (acc, mom)

@@ -21,7 +21,7 @@ class MemoryInputs:
     key: Tensor  # [N, T, D]
     value: Tensor  # [N, T, D]
     lr: Tensor  # theta_t, [N, T]
-    log_retain: Tensor  # log(1 - alpha_t), [N, T]
+    log_retain: Tensor  # log(1 - alpha_t): [N, T], or [N, T, R] per output channel of every layer (channel_forget)
     log_momentum: Tensor | None  # log eta_t, [N, T]; None without momentum
     delta: Tensor | None  # huber threshold, [N, T, D]; None for other biases
 

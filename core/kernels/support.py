@@ -35,6 +35,8 @@ def unsupported_reason(cfg: MemoryConfig, sample: torch.Tensor) -> str | None:
         return f"retention {cfg.retention!r} (the kernels implement 'decay' only)"
     if cfg.memory_depth > 2:
         return f"memory_depth {cfg.memory_depth} (the kernels implement depth 1 and 2)"
+    if cfg.channel_forget:
+        return "channel_forget (the kernels implement one forget gate per head)"
     if cfg.chunk_size not in SUPPORTED_CHUNK_SIZES:
         return f"chunk_size {cfg.chunk_size} (the kernels need one of {SUPPORTED_CHUNK_SIZES})"
     if sample.dtype not in SUPPORTED_DTYPES:
