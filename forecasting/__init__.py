@@ -1,11 +1,11 @@
 """titans.forecasting: multivariate forecasting from CSV/Parquet time series with Titans and MIRAS backbones.
 
 Registers the `forecasting` task, its datasets (ETTh1, ETTh2, ETTm1, weather, exchange_rate,
-national_illness, csv, demo), featurizers (patches, steps), head (linear) and metrics (mse, mae, mase,
-smape, crps) with titans.pipelines.
+national_illness, csv, demo), featurizers (patches, steps), heads (linear, distribution) and metrics (mse,
+mae, mase, smape, crps) with titans.pipelines.
 """
 
-from . import datasets, metrics, model, task
+from . import datasets, heads, metrics, model, task
 from .datasets import BENCHMARKS, ForecastData
 from .model import Forecaster, RevIN
 from .series import TimeSeries, read_series
@@ -23,6 +23,7 @@ __all__ = [
     "Windows",
     "datasets",
     "ett_borders",
+    "heads",
     "metrics",
     "model",
     "ratio_borders",

@@ -91,6 +91,7 @@ def csv(
     horizon: int = 24,
     time_column: str | None = None,
     targets: list[str] | None = None,
+    covariates: list[str] | None = None,
     missing: MissingPolicy = "interpolate",
     irregular: Literal["error", "resample", "ignore"] = "error",
     train: float = 0.7,
@@ -98,7 +99,7 @@ def csv(
     season: int = 1,
 ) -> ForecastData:
     """Any CSV or Parquet table of timestamps and numeric columns, split chronologically."""
-    series = read_series(path, time_column, targets, missing, irregular)
+    series = read_series(path, time_column, targets, missing, irregular, covariates)
     return ForecastData(series, ratio_borders(len(series), train, val), lookback, horizon, season, str(path))
 
 

@@ -32,8 +32,9 @@ from torch import Tensor, nn
 
 from titans.core import build_backbone
 
+from .heads import linear
 from .metrics import quantile_loss
-from .model import Forecaster, linear, patches
+from .model import Forecaster, patches
 
 PREDICTION_INPUTS = ["past_target", "past_observed_values"]
 TRAINING_INPUTS = [*PREDICTION_INPUTS, "future_target", "future_observed_values"]

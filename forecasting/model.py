@@ -1,12 +1,14 @@
 """The forecasting network: featurizer -> backbone -> direct multi-horizon head (GluonTS's "module").
 
-Featurizers turn a lookback window [B, L, C] into tokens:
+Featurizers turn a lookback window [B, L, C] and its inputs [B, L, K] (covariates, calendar features) into
+tokens:
 - `patches` (channel-independent, PatchTST): each column on its own, cut into overlapping patches, one
-  token per patch: [B * C, N, dim];
-- `steps`: one token per time step, all columns together: [B, L, dim].
-Both can normalise each window by its own mean and spread first and restore the forecast after (RevIN,
-Kim et al. 2022), which keeps level shifts between train and test from becoming errors.
-The `linear` head maps all tokens at once to every horizon step (and quantile), as DLinear and PatchTST do.
+  token per patch: [B * C, N, dim]; the inputs of the same patch, embedded, are added to every column's token;
+- `steps`: one token per time step, all columns and inputs together: [B, L, dim].
+Both can normalise each window's targets by their own mean and spread first and restore the forecast after
+(RevIN, Kim et al. 2022), which keeps level shifts between train and test from becoming errors; the inputs
+are not normalised per window.
+Heads (heads.py) map all tokens, and the calendar features of the horizon, to every horizon step at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import torch
 from torch import Tensor, nn
 
 from titans.pipelines import SpecError, register
+
+from .calendar import CalendarName
 
 
 class RevIN(nn.Module):
@@ -25,44 +29,59 @@ class RevIN(nn.Module):
         self.weight, self.bias = nn.Parameter(torch.ones(channels)), nn.Parameter(torch.zeros(channels))
         self.eps = eps
 
-    def normalize(self, x: Tensor) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        mean = x.mean(dim=1, keepdim=True)  # [B, 1, C]
-        std = (x.var(dim=1, keepdim=True, unbiased=False) + self.eps).sqrt()
-        return (x - mean) / std * self.weight + self.bias, (mean, std)
+    def normalize(self, x: Tensor, stats: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """x [B, T, C] normalised by its own mean and spread, or by `stats` ([B, 1, C] each) when given."""
+        if stats is None:
+            stats = x.mean(dim=1, keepdim=True), (x.var(dim=1, keepdim=True, unbiased=False) + self.eps).sqrt()
+        mean, std = stats
+        return (x - mean) / std * self.weight + self.bias, stats
+
+    def affine(self, stats: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """(factor, shift) [B, 1, C] with original = normalised * factor + shift."""
+        mean, std = stats
+        factor = std / (self.weight + self.eps)
+        return factor, mean - self.bias * factor
 
     def denormalize(self, y: Tensor, stats: tuple[Tensor, Tensor]) -> Tensor:
-        mean, std = stats  # y: [B, H, C, Q]
-        y = (y - self.bias[:, None]) / (self.weight[:, None] + self.eps)
-        return y * std[..., None] + mean[..., None]
+        factor, shift = self.affine(stats)  # y: [B, H, C, Q]
+        return y * factor[..., None] + shift[..., None]
 
 
 class PatchTokens(nn.Module):
     channel_independent = True
 
-    def __init__(self, dim: int, lookback: int, patch_length: int, stride: int):
+    def __init__(self, dim: int, lookback: int, patch_length: int, stride: int, inputs: int):
         super().__init__()
         if patch_length > lookback:
             raise SpecError(f"features.patch_length={patch_length} is longer than data.lookback={lookback}")
         self.patch_length, self.stride = patch_length, stride
         self.tokens = (lookback - patch_length) // stride + 2  # +1 patch from padding the end by `stride`
         self.embed = nn.Linear(patch_length, dim)
+        self.embed_inputs = nn.Linear(inputs * patch_length, dim) if inputs else None
 
-    def forward(self, x: Tensor) -> Tensor:
-        series = x.transpose(1, 2).flatten(0, 1)  # [B * C, L]
-        series = torch.cat([series, series[:, -1:].expand(-1, self.stride)], dim=1)  # repeat the last value
-        return self.embed(series.unfold(1, self.patch_length, self.stride))  # [B * C, N, dim]
+    def _patches(self, x: Tensor) -> Tensor:
+        """[B, L, K] -> [B, K, N, patch_length], the end padded by repeating the last step."""
+        x = torch.cat([x, x[:, -1:].expand(-1, self.stride, -1)], dim=1).transpose(1, 2)
+        return x.unfold(2, self.patch_length, self.stride)
+
+    def forward(self, x: Tensor, inputs: Tensor | None = None) -> Tensor:
+        tokens = self.embed(self._patches(x).flatten(0, 1))  # [B * C, N, dim]
+        if self.embed_inputs is None:
+            return tokens
+        added = self.embed_inputs(self._patches(inputs).transpose(1, 2).flatten(2))  # [B, N, dim]
+        return tokens + added.repeat_interleave(x.shape[2], dim=0)  # the same for every column of an example
 
 
 class StepTokens(nn.Module):
     channel_independent = False
 
-    def __init__(self, dim: int, lookback: int, channels: int):
+    def __init__(self, dim: int, lookback: int, channels: int, inputs: int):
         super().__init__()
-        self.tokens = lookback
-        self.embed = nn.Linear(channels, dim)
+        self.tokens, self.inputs = lookback, inputs
+        self.embed = nn.Linear(channels + inputs, dim)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.embed(x)  # [B, L, dim]
+    def forward(self, x: Tensor, inputs: Tensor | None = None) -> Tensor:
+        return self.embed(torch.cat([x, inputs], dim=-1) if self.inputs else x)  # [B, L, dim]
 
 
 class Featurizer(nn.Module):
@@ -80,51 +99,55 @@ class Featurizer(nn.Module):
 
 
 @register("featurizer", "patches")
-def patches(dim: int, lookback: int, channels: int, *, patch_length: int = 16, stride: int = 8, revin: bool = True):
-    """Channel-independent patches of each column (PatchTST), one token per patch."""
-    return Featurizer(PatchTokens(dim, lookback, patch_length, stride), channels, revin)
+def patches(dim: int, lookback: int, channels: int, inputs: int = 0, *, patch_length: int = 16, stride: int = 8,
+            revin: bool = True, calendar: list[CalendarName] | bool = False, history: int = 0):  # fmt: skip
+    """Channel-independent patches of each column (PatchTST), one token per patch; each patch's inputs
+    (covariates, `calendar` features: true, false or names) are embedded and added to its tokens.
+    `history`: lookbacks of earlier rows the memory reads before each window (online forecasting)."""
+    del calendar, history  # the task computes the calendar features and cuts the history from the series
+    return Featurizer(PatchTokens(dim, lookback, patch_length, stride, inputs), channels, revin)
 
 
 @register("featurizer", "steps")
-def steps(dim: int, lookback: int, channels: int, *, revin: bool = True):
-    """One token per time step carrying every column."""
-    return Featurizer(StepTokens(dim, lookback, channels), channels, revin)
-
-
-class LinearHead(nn.Module):
-    def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, quantiles: list[float]):
-        super().__init__()
-        self.horizon, self.outputs = horizon, outputs
-        self.quantiles = sorted(quantiles)
-        self.project = nn.Linear(tokens * dim, horizon * outputs * max(1, len(quantiles)))
-
-    def forward(self, h: Tensor) -> Tensor:
-        y = self.project(h.flatten(1)).unflatten(1, (self.horizon, self.outputs, -1))  # [B', H, outputs, Q]
-        return y.sort(dim=-1).values  # quantiles never cross (a no-op for point forecasts)
-
-
-@register("head", "linear")
-def linear(tokens: int, dim: int, horizon: int, outputs: int, *, quantiles: list[float] | None = None):
-    """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5)."""
-    quantiles = quantiles or []
-    if quantiles and (0.5 not in quantiles or not all(0 < q < 1 for q in quantiles)):
-        raise SpecError(f"model.head.quantiles={quantiles}: need values in (0, 1) including 0.5 (the point forecast)")
-    return LinearHead(tokens, dim, horizon, outputs, quantiles)
+def steps(dim: int, lookback: int, channels: int, inputs: int = 0, *, revin: bool = True,
+          calendar: list[CalendarName] | bool = False, history: int = 0):  # fmt: skip
+    """One token per time step carrying every column and the step's inputs (covariates, `calendar`
+    features: true, false or names). `history`: as for `patches`."""
+    del calendar, history  # the task computes the calendar features and cuts the history from the series
+    return Featurizer(StepTokens(dim, lookback, channels, inputs), channels, revin)
 
 
 class Forecaster(nn.Module):
-    def __init__(self, featurizer: Featurizer, backbone: nn.Module, head: LinearHead):
+    """featurizer -> backbone -> head. With `history_rows` > 0 every input window carries that many earlier
+    rows before its lookback: online, the backbone first reads them (normalised like the lookback), so the
+    memory has memorised the recent past when it reads the lookback (test-time memorisation: the memory
+    learns, the weights do not); frozen, they are dropped and the memory starts empty."""
+
+    def __init__(self, featurizer: Featurizer, backbone: nn.Module, head: nn.Module, history_rows: int = 0):
         super().__init__()
         self.featurizer, self.backbone, self.head = featurizer, backbone, head
+        self.history_rows = history_rows
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x: [B, L, C] -> forecasts [B, H, C, Q] (Q = 1 for point forecasts)."""
+    def forward(self, x: Tensor, inputs: Tensor | None = None, known: Tensor | None = None, online: bool = True
+                ) -> Tensor:  # fmt: skip
+        """x [B, R + L, C], inputs [B, R + L, K] (R = history_rows), known [B, H, K'] -> the head's outputs
+        per step and column [B, H, C, P] (P = 1 for point forecasts, the quantiles, or a distribution's
+        parameters)."""
+        rows = self.history_rows
+        past, x = x[:, :rows], x[:, rows:]  # [B, R, C], [B, L, C]
+        past_inputs, inputs = (None, None) if inputs is None else (inputs[:, :rows], inputs[:, rows:])
         batch, _, channels = x.shape
         stats = None
         if self.featurizer.revin is not None:
             x, stats = self.featurizer.revin.normalize(x)
-        h, _ = self.backbone(self.featurizer.to_tokens(x))  # [B', N, dim]
-        y = self.head(h)  # [B', H, outputs, Q]
+            past = self.featurizer.revin.normalize(past, stats)[0]  # in the lookback's units
+        state = None
+        if online and rows:
+            _, state = self.backbone(self.featurizer.to_tokens(past, past_inputs))  # the memory reads the past
+        h, _ = self.backbone(self.featurizer.to_tokens(x, inputs), state)  # [B', N, dim]
+        if self.featurizer.channel_independent and known is not None:
+            known = known.repeat_interleave(channels, dim=0)  # [B * C, H, K']
+        y = self.head(h, known)  # [B', H, outputs, P]
         if self.featurizer.channel_independent:
-            y = y.reshape(batch, channels, y.shape[1], -1).transpose(1, 2)  # [B, H, C, Q]
-        return self.featurizer.revin.denormalize(y, stats) if stats is not None else y
+            y = y.reshape(batch, channels, y.shape[1], -1).transpose(1, 2)  # [B, H, C, P]
+        return self.head.restore(y, *self.featurizer.revin.affine(stats)) if stats is not None else y

@@ -2,16 +2,17 @@
 
     series = read_series("sales.csv")              # time column detected, targets = numeric columns
     series.values    # [T, C] float32, series.columns, series.timestamps (datetime64[ns]), series.frequency
+    read_series("sales.csv", covariates=["price"]).covariates    # [T, 1]: inputs only, never forecast
 
 Checked, each with a one-line error naming the file, column and row (row numbers count the header as 1):
 unreadable or empty files, unparsable or duplicate timestamps, irregular spacing (or resampled on request),
 missing values (interpolated, forward-filled or refused, by policy), infinities and numbers beyond float32,
-non-numeric columns, rows out of time order.
+non-numeric columns, rows out of time order, covariates that are not columns or are also targets.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,12 @@ class TimeSeries:
     columns: list[str]
     timestamps: np.ndarray | None  # [T] datetime64[ns], None when the file has no time column
     time_column: str | None = None
+    covariate_columns: list[str] = field(default_factory=list)
+    covariates: np.ndarray | None = None  # [T, K] float32, input-only columns; [T, 0] when there are none
+
+    def __post_init__(self):
+        if self.covariates is None:
+            self.covariates = np.zeros((len(self.values), 0), np.float32)
 
     @property
     def frequency(self) -> np.timedelta64 | None:
@@ -114,22 +121,43 @@ def _resample(frame: pl.DataFrame, column: str) -> pl.DataFrame:
     return pl.DataFrame(grid).join(frame, on=column, how="left")
 
 
-def _numeric_targets(frame: pl.DataFrame, time_column: str | None, targets: list[str] | None, path: Path) -> list[str]:
-    others = [name for name in frame.columns if name != time_column]
-    chosen = targets or others
-    if not chosen:
-        raise InputError(f"{path}: no value columns besides the time column {time_column!r}")
-    for name in chosen:
+def _check_listed(frame: pl.DataFrame, names: list[str], role: str, path: Path) -> None:
+    for index, name in enumerate(names):
         if name not in frame.columns:
-            raise InputError(f"{path}: no column {name!r} among the targets (columns: {', '.join(frame.columns)})")
-        if not frame.schema[name].is_numeric():  # text such as "inf" or "1e3" still reads as numbers
-            unreadable = frame[name].cast(pl.Float64, strict=False).is_null() & frame[name].is_not_null()
-            if unreadable.any():
-                row = int(unreadable.arg_true()[0])
-                raise InputError(
-                    f"{path}: row {row + 2}, column {name!r}: {frame[name][row]!r} is not a number"
-                    + ("" if targets else "; choose numeric columns with targets: [...]")
-                )
+            raise InputError(f"{path}: no column {name!r} among the {role} (columns: {', '.join(frame.columns)})")
+        if name in names[:index]:
+            raise InputError(f"{path}: column {name!r} is listed twice among the {role}")
+
+
+def _check_numeric(frame: pl.DataFrame, name: str, hint: str, path: Path) -> None:
+    if frame.schema[name].is_numeric():
+        return
+    unreadable = frame[name].cast(pl.Float64, strict=False).is_null() & frame[name].is_not_null()
+    if unreadable.any():  # text such as "inf" or "1e3" still reads as numbers
+        row = int(unreadable.arg_true()[0])
+        raise InputError(f"{path}: row {row + 2}, column {name!r}: {frame[name][row]!r} is not a number{hint}")
+
+
+def _check_covariates(frame: pl.DataFrame, time_column: str | None, covariates: list[str], path: Path) -> None:
+    _check_listed(frame, covariates, "covariates", path)
+    for name in covariates:
+        if name == time_column:
+            raise InputError(f"{path}: column {name!r} is the time column, not a covariate (see features.calendar)")
+        _check_numeric(frame, name, "", path)
+
+
+def _numeric_targets(
+    frame: pl.DataFrame, time_column: str | None, targets: list[str] | None, covariates: list[str], path: Path
+) -> list[str]:
+    chosen = targets or [name for name in frame.columns if name != time_column and name not in covariates]
+    if not chosen:
+        others = " and the covariates" if covariates else ""
+        raise InputError(f"{path}: no value columns besides the time column {time_column!r}{others}")
+    _check_listed(frame, chosen, "targets", path)
+    for name in chosen:
+        if name in covariates:
+            raise InputError(f"{path}: column {name!r} is both a target and a covariate; it can be only one")
+        _check_numeric(frame, name, "" if targets else "; choose numeric columns with targets: [...]", path)
     return chosen
 
 
@@ -158,13 +186,18 @@ def read_series(
     targets: list[str] | None = None,
     missing: MissingPolicy = "interpolate",
     irregular: Literal["error", "resample", "ignore"] = "error",
+    covariates: list[str] | None = None,
 ) -> TimeSeries:
     """`irregular`: refuse gaps, duplicates and disorder; fill gaps on a regular grid; or take rows as steps
-    whatever their timestamps (benchmark files with known glitches, e.g. weather's one duplicate)."""
+    whatever their timestamps (benchmark files with known glitches, e.g. weather's one duplicate).
+    `covariates`: numeric input-only columns; the targets default to every other column but time."""
     path = Path(path)
     frame = _read_frame(path)
     time_name = _detect_time_column(frame, time_column, path)
-    columns = _numeric_targets(frame, time_name, targets, path)
+    covariates = covariates or []
+    _check_covariates(frame, time_name, covariates, path)
+    columns = _numeric_targets(frame, time_name, targets, covariates, path)
+    read = [*columns, *covariates]
     timestamps = None
     if time_name is not None:
         timestamps = _parse_timestamps(frame, time_name, path)
@@ -176,12 +209,13 @@ def read_series(
             timestamps = frame[time_name].to_numpy()
         if irregular != "ignore":
             _check_regular(timestamps, path, time_name)
-    values = frame.select(pl.col(columns).cast(pl.Float64, strict=False)).fill_nan(None).to_numpy().astype(np.float64)
+    values = frame.select(pl.col(read).cast(pl.Float64, strict=False)).fill_nan(None).to_numpy().astype(np.float64)
     beyond = np.argwhere(np.abs(values) > np.finfo(np.float32).max)  # infinities, and numbers float32 cannot hold
     if beyond.size:
         row, col = (int(i) for i in beyond[0])
         value = values[row, col]
         what = "infinite value" if np.isinf(value) else f"{value:g} is beyond the float32 range"
-        raise InputError(f"{path}: row {row + 2}, column {columns[col]!r}: {what}")
-    values = _fill_missing(values.astype(np.float32), columns, missing, path)
-    return TimeSeries(values, columns, timestamps, time_name)
+        raise InputError(f"{path}: row {row + 2}, column {read[col]!r}: {what}")
+    values = _fill_missing(values.astype(np.float32), read, missing, path)
+    targets = len(columns)
+    return TimeSeries(values[:, :targets], columns, timestamps, time_name, covariates, values[:, targets:])

@@ -1,4 +1,5 @@
-"""The `forecasting` task: lookback window in, every horizon step out, for every column."""
+"""The `forecasting` task: lookback window in, every horizon step out, for every target column; covariate
+columns and calendar features are inputs only."""
 
 from __future__ import annotations
 
@@ -13,19 +14,21 @@ from torch import Tensor, nn
 from titans.pipelines import InputError, SpecError, Splits, Task, register
 from titans.pipelines.outputs import write_atomic
 
+from .calendar import calendar_features, resolve_calendar
 from .datasets import ForecastData
-from .metrics import quantile_loss
 from .model import Forecaster
 from .plots import plot_error_by_step, plot_forecast
-from .series import read_series
-from .windows import scaled_windows
+from .series import TimeSeries, read_series
+from .windows import Borders, check_splits, fit_scaled, scaled_windows
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+NO_INPUTS = {"covariates": [], "covariate_mean": torch.zeros(0), "covariate_scale": torch.zeros(0), "calendar": []}
+EARLIER = NO_INPUTS | {"history_rows": 0}  # what checkpoints from before these options lacked
 
 
 @register("task", "forecasting")
 class Forecasting(Task):
-    """Multivariate forecasting: point (MSE) or quantile forecasts of every column over a horizon."""
+    """Multivariate forecasting: point (MSE), quantile or distribution forecasts of every column over a horizon."""
 
     default_featurizer = "patches"
     default_head = "linear"
@@ -33,61 +36,84 @@ class Forecasting(Task):
 
     def splits(self) -> Splits:
         data: ForecastData = self.components.dataset()
-        scaler, windows = scaled_windows(data.series.values, data.borders, data.lookback, data.horizon, data.source)
+        series, lookback, horizon = data.series, data.lookback, data.horizon
+        options = self.components.featurizer.keywords
+        history = options.get("history", 0)
+        if history < 0:
+            raise SpecError(f"{self.spec.source}: features.history={history}: must be >= 0 (lookbacks of history)")
+        window = lookback * (1 + history)  # the rows every window carries: its history, then its lookback
+        check_splits(data.borders, window, horizon, len(series), data.source)
+        calendar = resolve_calendar(options.get("calendar", False), series, data.source)
+        inputs, known, input_state = self._series_inputs(series, data.borders, calendar)
+        scaler, windows = scaled_windows(series.values, data.borders, window, horizon, data.source, inputs, known)
         train = windows["train"].values[slice(*data.borders.train)]  # [T_train, C], standardised
         lag = min(data.season, len(train) - 1)
         self.state = {
             "naive_scale": (train[lag:] - train[:-lag]).abs().mean(dim=0),  # seasonal-naive MAE in training (MASE)
-            "columns": data.series.columns,
+            "columns": series.columns,
             "mean": torch.tensor(scaler.mean_, dtype=torch.float32),
             "scale": torch.tensor(scaler.scale_, dtype=torch.float32),
-            "lookback": data.lookback,
-            "horizon": data.horizon,
-            "time_column": data.series.time_column,
+            "lookback": lookback,
+            "history_rows": window - lookback,
+            "horizon": horizon,
+            "time_column": series.time_column,
+            **input_state,
         }
-        self.timestamps, self.test_windows = data.series.timestamps, windows["test"]
+        self.timestamps, self.test_windows = series.timestamps, windows["test"]
         return Splits(windows["train"], windows["val"], windows["test"])
+
+    @staticmethod
+    def _series_inputs(
+        series: TimeSeries, borders: Borders, calendar: list[str]
+    ) -> tuple[np.ndarray, np.ndarray, dict]:
+        """The inputs [T, K + K'] (the covariates, scaled on the train rows by their own scaler, then the
+        calendar features), the calendar features [T, K'] known over the horizon, and the state prediction
+        needs to rebuild them."""
+        known = calendar_features(series.timestamps, calendar) if calendar else series.covariates[:, :0]
+        state = NO_INPUTS | {"calendar": calendar}
+        if not series.covariate_columns:
+            return known, known, state
+        scaler, covariates = fit_scaled(series.covariates, borders)
+        state |= {
+            "covariates": series.covariate_columns,
+            "covariate_mean": torch.tensor(scaler.mean_, dtype=torch.float32),
+            "covariate_scale": torch.tensor(scaler.scale_, dtype=torch.float32),
+        }
+        return np.concatenate([covariates, known], axis=1), known, state
 
     def state_dict(self) -> dict[str, Any]:
         return self.state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.state = state
+        self.state = EARLIER | state
 
     def build_model(self, backbone: nn.Module) -> nn.Module:
         dim, channels = backbone.cfg.dim, len(self.state["columns"])
-        featurizer = self.components.featurizer(dim, self.state["lookback"], channels)
-        outputs = 1 if featurizer.channel_independent else channels
-        head = self.components.head(featurizer.tokens, dim, self.state["horizon"], outputs)
+        covariates, calendar = len(self.state["covariates"]), 2 * len(self.state["calendar"])  # sin and cos each
+        try:
+            featurizer = self.components.featurizer(dim, self.state["lookback"], channels, covariates + calendar)
+            outputs = 1 if featurizer.channel_independent else channels
+            head = self.components.head(featurizer.tokens, dim, self.state["horizon"], outputs, calendar)
+        except SpecError as error:
+            raise SpecError(f"{self.spec.source}: {error}") from None
         self.levels = torch.tensor(head.quantiles, dtype=torch.float32)  # [Q], empty for point forecasts
         if "crps" in self.components.metrics and not head.quantiles:
             raise SpecError(f"{self.spec.source}: evaluate.metrics: crps needs model.head.quantiles")
-        return Forecaster(featurizer, backbone, head)
-
-    def _point(self, forecast: Tensor) -> Tensor:
-        """The point forecast [..., H, C] of forecasts [..., H, C, Q]: the median when there are quantiles."""
-        return forecast[..., self.levels.tolist().index(0.5) if len(self.levels) else 0]
-
-    def _losses(self, forecast: Tensor, target: Tensor) -> tuple[Tensor, Tensor]:
-        """(per-example loss [B], point forecast [B, H, C]) from forecasts [B, H, C, Q]."""
-        point = self._point(forecast)
-        if len(self.levels) == 0:
-            return (point - target).pow(2).mean(dim=(1, 2)), point
-        pinball = quantile_loss(forecast, target, self.levels.to(forecast.device))
-        return pinball.mean(dim=(1, 2, 3)), point
+        return Forecaster(featurizer, backbone, head, self.state["history_rows"])
 
     def loss(self, model: nn.Module, batch) -> Tensor:
-        x, y, _ = batch
-        return self._losses(model(x), y)[0].mean()
+        x, y, _, inputs, known = batch
+        # With history, half the batches train the frozen mode (an empty memory) so that both are in reach.
+        online = not self.state["history_rows"] or bool(torch.rand(()) < 0.5)
+        return model.head.loss(model(x, inputs, known, online), y).mean()
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
-        x, y, origin = batch
-        forecast = model(x)  # [B, H, C, Q]
-        loss, point = self._losses(forecast, y)
+        x, y, origin, inputs, known = batch
+        forecast, head = model(x, inputs, known), model.head  # [B, H, C, P]
         batch_size = x.shape[0]
         out = {
-            "loss": loss,
-            "prediction": point,
+            "loss": head.loss(forecast, y),
+            "prediction": head.point(forecast),
             "target": y,
             "origin": origin,
             "naive_scale": self.state["naive_scale"].to(x.device).expand(batch_size, -1),
@@ -95,14 +121,22 @@ class Forecasting(Task):
             "scale": self.state["scale"].to(x.device).expand(batch_size, -1),
         }
         if len(self.levels):
-            out["quantiles"] = forecast
+            out["quantiles"] = head.quantile_forecasts(forecast)  # [B, H, C, Q]
             out["quantile_levels"] = self.levels.to(x.device).expand(batch_size, -1)
+        if "crps" in self.components.metrics:
+            out["crps"] = head.crps(forecast, y)  # [B, H, C]
+        if self.state["history_rows"]:  # the same weights with an empty memory: what memorising the past adds
+            out["frozen_prediction"] = head.point(model(x, inputs, known, online=False))
         return out
 
     def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
-        """MSE and MAE per column (standardised scale)."""
+        """MSE and MAE per column (standardised scale); with history, MSE and MAE of the frozen mode."""
         error = outputs["prediction"] - outputs["target"]  # [N, H, C]
         metrics = {}
+        if "frozen_prediction" in outputs:
+            frozen_error = outputs["frozen_prediction"] - outputs["target"]
+            metrics[f"{split}/frozen/mse"] = frozen_error.pow(2).mean().item()
+            metrics[f"{split}/frozen/mae"] = frozen_error.abs().mean().item()
         for index, column in enumerate(self.state["columns"]):
             metrics[f"{split}/mse/{column}"] = error[..., index].pow(2).mean().item()
             metrics[f"{split}/mae/{column}"] = error[..., index].abs().mean().item()
@@ -140,7 +174,7 @@ class Forecasting(Task):
         if split != "test":
             return []
         last = len(outputs["origin"]) - 1
-        history, _, origin = self.test_windows[last]
+        history, _, origin, *_ = self.test_windows[last]
         quantiles = outputs.get("quantiles")
         band = None if quantiles is None else self._original(quantiles[last][..., [0, -1]].movedim(-1, 0))
         times = (
@@ -154,19 +188,37 @@ class Forecasting(Task):
             plot_error_by_step(directory / "error_by_step_test.png", outputs["prediction"], outputs["target"]),
         ]  # fmt: skip
 
+    def _inputs(self, series: TimeSeries, future: np.ndarray | None, path: Path) -> tuple[Tensor, Tensor]:
+        """The last R + L rows' inputs [R + L, K] (covariates, calendar; R history rows) and the horizon's
+        calendar [H, K']."""
+        rows, calendar = self.state["history_rows"] + self.state["lookback"], self.state["calendar"]
+        covariates = torch.from_numpy(series.covariates[-rows:])
+        covariates = (covariates - self.state["covariate_mean"]) / self.state["covariate_scale"]  # [L, K]
+        if not calendar:
+            return covariates, torch.zeros(self.state["horizon"], 0)
+        if future is None:
+            raise InputError(f"{path}: one row; the forecast's calendar features need the step between two rows")
+        past = torch.from_numpy(calendar_features(series.timestamps[-rows:], calendar))
+        return torch.cat([covariates, past], dim=1), torch.from_numpy(calendar_features(future, calendar))
+
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
-        """Forecast the `horizon` steps after the end of a file with the training columns."""
-        series = read_series(input_path, self.state["time_column"], self.state["columns"])
-        lookback, horizon = self.state["lookback"], self.state["horizon"]
-        if len(series) < lookback:
-            raise InputError(f"{input_path}: {len(series)} rows, fewer than the model's lookback of {lookback}")
-        history = (torch.from_numpy(series.values[-lookback:]) - self.state["mean"]) / self.state["scale"]
-        forecast = self._original(self._point(model(history[None]))[0]).numpy()  # [H, C]
-        table = {"step": np.arange(1, horizon + 1)}
+        """Forecast the `horizon` steps after the end of a file with the training columns and covariates."""
+        columns, covariates = self.state["columns"], self.state["covariates"]
+        series = read_series(input_path, self.state["time_column"], columns, covariates=covariates)
+        rows, horizon = self.state["history_rows"] + self.state["lookback"], self.state["horizon"]
+        if len(series) < rows:
+            raise InputError(f"{input_path}: {len(series)} rows, fewer than the model's lookback of {rows}")
+        future = None
         if series.timestamps is not None and series.frequency is not None:
-            table[series.time_column] = series.timestamps[-1] + series.frequency * np.arange(1, horizon + 1)
-        table.update(zip(self.state["columns"], forecast.T))
+            future = series.timestamps[-1] + series.frequency * np.arange(1, horizon + 1)
+        history = (torch.from_numpy(series.values[-rows:]) - self.state["mean"]) / self.state["scale"]
+        inputs, known = self._inputs(series, future, input_path)
+        forecast = self._original(model.head.point(model(history[None], inputs[None], known[None]))[0]).numpy()
+        table = {"step": np.arange(1, horizon + 1)}
+        if future is not None:
+            table[series.time_column] = future
+        table.update(zip(columns, forecast.T))  # [H, C]
         frame = pl.DataFrame(table)
         write_atomic(Path(output_path), lambda temporary: frame.write_csv(temporary, datetime_format=TIME_FORMAT))
         return horizon

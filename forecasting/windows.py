@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
+from torch import Tensor
 from torch.utils.data import Dataset
 
 from titans.pipelines import InputError
@@ -40,12 +41,19 @@ def ratio_borders(length: int, train: float = 0.7, val: float = 0.1) -> Borders:
     return Borders((0, train_end), (train_end, test_start), (test_start, length))
 
 
-class Windows(Dataset):
-    """(x [lookback, C], y [horizon, C], origin) for every window whose forecast lies inside [start, end).
-    `origin` is the row of the first forecast step."""
+def _tensor(values: np.ndarray | None, rows: int) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(np.zeros((rows, 0)) if values is None else values, dtype=np.float32))
 
-    def __init__(self, values: np.ndarray, start: int, end: int, lookback: int, horizon: int, stride: int = 1):
-        self.values = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # [T, C]
+
+class Windows(Dataset):
+    """(x [lookback, C], y [horizon, C], origin, inputs [lookback, K], known [horizon, K']) for every window
+    whose forecast lies inside [start, end). `origin` is the row of the first forecast step; `inputs` are the
+    covariates and calendar features seen in the lookback, `known` the calendar features of the horizon."""
+
+    def __init__(self, values: np.ndarray, start: int, end: int, lookback: int, horizon: int, stride: int = 1,
+                 inputs: np.ndarray | None = None, known: np.ndarray | None = None):  # fmt: skip
+        self.values = _tensor(values, len(values))  # [T, C]
+        self.inputs, self.known = _tensor(inputs, len(values)), _tensor(known, len(values))  # [T, K], [T, K']
         self.lookback, self.horizon = lookback, horizon
         first = max(start, lookback)
         self.origins = torch.arange(first, max(first, end - horizon + 1), stride)
@@ -55,24 +63,42 @@ class Windows(Dataset):
 
     def __getitem__(self, index: int):
         origin = int(self.origins[index])
-        x = self.values[origin - self.lookback : origin]
-        y = self.values[origin : origin + self.horizon]
-        return x, y, origin
+        past, future = slice(origin - self.lookback, origin), slice(origin, origin + self.horizon)
+        return self.values[past], self.values[future], origin, self.inputs[past], self.known[future]
+
+
+def check_splits(borders: Borders, lookback: int, horizon: int, rows: int, source: str) -> None:
+    """Refuse a split without one window whose forecast lies inside it."""
+    for name in ("train", "val", "test"):
+        start, end = getattr(borders, name)
+        if end - horizon + 1 <= max(start, lookback):
+            raise InputError(
+                f"{source}: the {name} split (rows {start}-{end}) is too short for lookback {lookback} + horizon "
+                f"{horizon}; the series has {rows} rows"
+            )
+
+
+def fit_scaled(values: np.ndarray, borders: Borders) -> tuple[StandardScaler, np.ndarray]:
+    """A scaler fit on the train rows, and every row scaled [T, K] float32 (a constant column gets scale 1)."""
+    scaler = StandardScaler().fit(values[slice(*borders.train)])
+    return scaler, scaler.transform(values).astype(np.float32)
 
 
 def scaled_windows(
-    values: np.ndarray, borders: Borders, lookback: int, horizon: int, source: str
+    values: np.ndarray,
+    borders: Borders,
+    lookback: int,
+    horizon: int,
+    source: str,
+    inputs: np.ndarray | None = None,
+    known: np.ndarray | None = None,
 ) -> tuple[StandardScaler, dict[str, Windows]]:
-    """Fit the scaler on the train rows, scale everything, and cut each split into windows."""
-    for name in ("train", "val", "test"):
-        start, end = getattr(borders, name)
-        if end - horizon + 1 <= max(start, lookback):  # not one window whose forecast lies inside the split
-            raise InputError(
-                f"{source}: the {name} split (rows {start}-{end}) is too short for lookback {lookback} + horizon "
-                f"{horizon}; the series has {len(values)} rows"
-            )
-    train_start, train_end = borders.train
-    scaler = StandardScaler().fit(values[train_start:train_end])  # a constant column gets scale 1, not NaN
-    scaled = scaler.transform(values).astype(np.float32)
-    splits = {name: Windows(scaled, *getattr(borders, name), lookback, horizon) for name in ("train", "val", "test")}
+    """Fit the scaler on the train rows, scale everything, and cut each split into windows, with the inputs
+    [T, K] and the known future features [T, K'] (already scaled; the target scaler never sees them)."""
+    check_splits(borders, lookback, horizon, len(values), source)
+    scaler, scaled = fit_scaled(values, borders)
+    splits = {
+        name: Windows(scaled, *getattr(borders, name), lookback, horizon, inputs=inputs, known=known)
+        for name in ("train", "val", "test")
+    }
     return scaler, splits

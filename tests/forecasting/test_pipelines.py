@@ -52,6 +52,31 @@ def test_forecast_csv_then_predict_the_future(tmp_path):
     assert future["time"][0] == "2023-03-05 04:00:00"  # one hour after the last row given
 
 
+def test_covariates_calendar_and_a_student_t_head_end_to_end(tmp_path):
+    hours = np.arange(500)
+    times = np.datetime64("2023-03-01T00:00", "ms") + hours * np.timedelta64(3_600_000, "ms")
+    temp = np.random.default_rng(0).normal(size=500).cumsum()
+    frame = pl.DataFrame({"time": times, "load": np.sin(hours / 24 * 2 * np.pi) + np.roll(temp, 12), "temp": temp})
+    frame.write_csv(tmp_path / "series.csv")
+    overrides = [*SMALL, f"data.path={tmp_path / 'series.csv'}", "data.lookback=48", "data.horizon=12",
+                 "data.covariates=[temp]", "features.calendar=true", "model.head.name=distribution",
+                 "model.head.family=student_t", f"output.dir={tmp_path / 'run'}"]  # fmt: skip
+    result = Pipeline.from_yaml("forecast-csv", overrides).run()
+    assert {"test/crps", "test/mse/load"} <= set(result.metrics) and result.metrics["test/crps"] > 0
+    assert not any(key.endswith("/temp") for key in result.metrics)  # an input, never a target
+    forecasts = pl.read_csv(tmp_path / "run" / "predictions" / "test.csv")
+    assert forecasts.columns[-3:] == ["q0.1", "q0.5", "q0.9"] and forecasts["column"].unique().to_list() == ["load"]
+    assert (forecasts["q0.1"] < forecasts["q0.5"]).all() and (forecasts["value"] - forecasts["q0.5"]).abs().max() < 1e-4
+    frame.head(60).write_csv(tmp_path / "recent.csv")
+    arguments = ["predict", "forecast-csv", "-c", str(tmp_path / "run/checkpoints/best.ckpt"),
+                 "-i", str(tmp_path / "recent.csv"), "-o", str(tmp_path / "next.csv")]  # fmt: skip
+    assert CliRunner().invoke(app, arguments).exit_code == 0
+    assert pl.read_csv(tmp_path / "next.csv").columns == ["step", "time", "load"]
+    frame.head(60).drop("temp").write_csv(tmp_path / "recent.csv")
+    failed = CliRunner().invoke(app, arguments)
+    assert failed.exit_code == 2 and "no column 'temp' among the covariates" in failed.stderr
+
+
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 

@@ -6,7 +6,8 @@ import torch
 
 from titans.core import build_backbone
 from titans.forecasting import RevIN, Windows, ett_borders, ratio_borders, scaled_windows
-from titans.forecasting.model import Forecaster, linear, patches, steps
+from titans.forecasting.heads import linear
+from titans.forecasting.model import Forecaster, patches, steps
 from titans.pipelines import InputError, SpecError
 
 
@@ -18,9 +19,10 @@ def test_ett_borders_are_the_standard_ones():
 def test_validation_windows_start_lookback_rows_before_their_split():
     values = np.arange(100, dtype=np.float32)[:, None]
     windows = Windows(values, 60, 80, lookback=10, horizon=5)
-    x, y, origin = windows[0]
+    x, y, origin, inputs, known = windows[0]
     assert origin == 60 and x[:, 0].tolist() == list(range(50, 60)) and y[:, 0].tolist() == list(range(60, 65))
     assert int(windows.origins[-1]) == 75  # the last forecast ends at the split's end
+    assert inputs.shape == (10, 0) and known.shape == (5, 0)  # no covariates or calendar features
 
 
 def test_the_scaler_sees_only_the_training_rows():
