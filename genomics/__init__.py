@@ -2,12 +2,14 @@
 
 Registers the `dna-classification` task, its datasets (gue, sequences, motif-demo), featurizers
 (nucleotides, kmers), head (pooling) and metrics (accuracy, mcc, f1, auroc, auprc) with titans.pipelines.
+Single-label by default; `data.multi_label: true` reads label sets (multilabel.py).  `titans predict` streams
+files of any size (streaming.py).
 """
 
-from . import datasets, metrics, model, task
+from . import datasets, metrics, model, multilabel, task
 from .datasets import GUE_FOLDERS, LabelledSequences
 from .model import DnaClassifier
-from .sequences import Record, normalize, read_class_folders, read_fasta, read_table
+from .sequences import Record, iter_fasta, normalize, read_class_folders, read_fasta, read_table
 from .task import DnaClassification
 from .tokenizers import KmerTokenizer, reverse_complement
 
@@ -19,8 +21,10 @@ __all__ = [
     "LabelledSequences",
     "Record",
     "datasets",
+    "iter_fasta",
     "metrics",
     "model",
+    "multilabel",
     "normalize",
     "read_class_folders",
     "read_fasta",

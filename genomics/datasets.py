@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from titans.pipelines import InputError, register
 from titans.pipelines.datafiles import DataFile
 
+from . import multilabel
 from .sequences import Ambiguity, Record, read_class_folders, read_fasta, read_table
 
 Crop = Literal["center", "start", "end", "error"]
@@ -58,9 +59,12 @@ class LabelledSequences:
     max_length: int | None  # nucleotides; longer sequences are cropped by `crop`
     crop: Crop
     source: str
+    multi_label: bool = False  # labels are sets (multilabel.py)
 
     @property
     def classes(self) -> list[str]:
+        if self.multi_label:
+            return multilabel.classes(self.train)
         return sorted({record.label for record in self.train})
 
 
@@ -68,6 +72,9 @@ def _check(data: LabelledSequences) -> LabelledSequences:
     if len(data.classes) < 2:
         raise InputError(f"{data.source}: the training data has a single class {data.classes}; need two or more")
     known = set(data.classes)
+    if data.multi_label:
+        multilabel.check_seen([*data.val, *(data.test or [])], known)
+        return data
     for split, records in (("val", data.val), ("test", data.test or [])):
         unseen = sorted({r.label for r in records} - known)
         if unseen:
@@ -75,12 +82,14 @@ def _check(data: LabelledSequences) -> LabelledSequences:
     return data
 
 
-def _read(path: Path, labels: str, ambiguous: Ambiguity) -> list[Record]:
+def _read(path: Path, labels: str, ambiguous: Ambiguity, multi_label: bool) -> list[Record]:
     if path.is_dir():
-        return read_class_folders(path, ambiguous)
-    if path.suffix.lower() in (".csv", ".tsv", ".tab"):
-        return read_table(path, ambiguous)
-    return read_fasta(path, labels, ambiguous)
+        records = read_class_folders(path, ambiguous)
+    elif path.suffix.lower() in (".csv", ".tsv", ".tab"):
+        records = read_table(path, ambiguous)
+    else:
+        records = read_fasta(path, labels, ambiguous)
+    return [multilabel.label_set(record) for record in records] if multi_label else records
 
 
 @register("dataset", "gue")
@@ -99,11 +108,13 @@ def gue(
     return _check(LabelledSequences(splits["train"], splits["dev"], splits["test"], max_length, crop, f"gue/{task}"))
 
 
-def _hold_out(records: list[Record], fraction: float, seed: int, path: Path) -> tuple[list[Record], list[Record]]:
-    """A stratified `fraction` of the records for validation."""
+def _hold_out(
+    records: list[Record], fraction: float, seed: int, path: Path, stratify: bool
+) -> tuple[list[Record], list[Record]]:
+    """A `fraction` of the records for validation, stratified by class (not label sets: too many)."""
     labels = [r.label for r in records]
     try:
-        return train_test_split(records, test_size=fraction, random_state=seed, stratify=labels)
+        return train_test_split(records, test_size=fraction, random_state=seed, stratify=labels if stratify else None)
     except ValueError:  # a class of one record, or fewer held-out records than classes
         counts = Counter(labels)
         smallest = min(counts, key=counts.get)
@@ -124,17 +135,19 @@ def sequences(
     max_length: int | None = None,
     crop: Crop = "center",
     ambiguous: Ambiguity = "n",
+    multi_label: bool = False,
     seed: int = 0,
 ) -> LabelledSequences:
     """Your files: FASTA/FASTQ (gzip too; labels in headers or an id,label table), a sequence,label CSV,
-    or a folder per class.  Without `valid`, a stratified `val_fraction` of train is held out."""
-    records = _read(Path(train), labels, ambiguous)
+    or a folder per class.  Without `valid`, a stratified `val_fraction` of train is held out.
+    `multi_label`: each label is a set, `a,b` or `a;b` (one sigmoid per class)."""
+    records = _read(Path(train), labels, ambiguous, multi_label)
     if valid is None:
-        records, held_out = _hold_out(records, val_fraction, seed, Path(train))
+        records, held_out = _hold_out(records, val_fraction, seed, Path(train), stratify=not multi_label)
     else:
-        held_out = _read(Path(valid), labels, ambiguous)
-    tested = _read(Path(test), labels, ambiguous) if test is not None else None
-    return _check(LabelledSequences(records, held_out, tested, max_length, crop, str(train)))
+        held_out = _read(Path(valid), labels, ambiguous, multi_label)
+    tested = _read(Path(test), labels, ambiguous, multi_label) if test is not None else None
+    return _check(LabelledSequences(records, held_out, tested, max_length, crop, str(train), multi_label))
 
 
 @register("dataset", "motif-demo")

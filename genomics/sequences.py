@@ -2,6 +2,7 @@
 
     records = read_fasta("train.fa")                        # labels from `label=...` in the headers
     records = read_fasta("new.fq.gz", labels="none")        # FASTQ, gzip, unlabelled (prediction)
+    records = iter_fasta("huge.fa.gz", labels="none")       # a generator: one record at a time, same checks
     records = read_fasta("train.fa", labels="ids.tsv")      # labels from an id -> label table
     records = read_table("train.csv")                       # a CSV with sequence,label columns
     records = read_class_folders("train/")                  # one subfolder per class (Genomic Benchmarks)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -34,7 +36,8 @@ Ambiguity = Literal["n", "error"]
 class Record:
     id: str
     sequence: str
-    label: str | None
+    label: str | None  # multi-label: the label set, sorted and joined by ";"
+    where: str = ""  # file and record, for error messages
 
 
 def normalize(sequence: str, where: str, ambiguous: Ambiguity = "n") -> str:
@@ -72,13 +75,13 @@ def _label_table(path: Path) -> dict[str, str]:
     return dict(zip(ids, labels, strict=True))
 
 
-def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambiguity = "n") -> list[Record]:
-    """`labels`: "header" (`label=...` in each description), "none", or an id,label CSV/TSV file."""
+def iter_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambiguity = "n") -> Iterator[Record]:
+    """The records of a FASTA/FASTQ file one at a time, checked as they come (read_fasta's rules)."""
     path = Path(path)
     stem = path.name.removesuffix(".gz")
     kind = "fastq" if stem.endswith(FASTQ_SUFFIXES) else "fasta"
     table = None if labels in ("header", "none") else _label_table(Path(labels))
-    records, seen = [], set()
+    seen: set[str] = set()
     try:
         with _open_text(path) as handle:
             for number, entry in enumerate(SeqIO.parse(handle, kind), start=1):
@@ -97,7 +100,7 @@ def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambig
                     raise InputError(f"{where}: no label (expected {expected})")
                 if not entry.seq:
                     raise InputError(f"{where}: empty sequence")
-                records.append(Record(entry.id, normalize(str(entry.seq), where, ambiguous), label))
+                yield Record(entry.id, normalize(str(entry.seq), where, ambiguous), label, where)
     except InputError:
         raise
     except UnicodeDecodeError as error:
@@ -111,9 +114,13 @@ def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambig
         if "comments at the beginning" in reason:
             reason = "text before the first '>' header"
         raise InputError(f"{path}: not valid {kind.upper()} ({reason[:160]})") from None
-    if not records:
+    if not seen:
         raise InputError(f"{path}: no {kind.upper()} records (empty, or not a {kind.upper()} file)")
-    return records
+
+
+def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambiguity = "n") -> list[Record]:
+    """`labels`: "header" (`label=...` in each description), "none", or an id,label CSV/TSV file."""
+    return list(iter_fasta(path, labels, ambiguous))
 
 
 def read_table(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
@@ -135,7 +142,7 @@ def read_table(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
         where = f"{path}: row {row}"
         if not sequence or label is None:
             raise InputError(f"{where}: empty sequence or label")
-        records.append(Record(id_, normalize(sequence, where, ambiguous), label))
+        records.append(Record(id_, normalize(sequence, where, ambiguous), label, where))
     if not records:
         raise InputError(f"{path}: no data rows")
     return records
@@ -152,11 +159,12 @@ def read_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> list[Rec
         for file in sorted(folder.iterdir()):
             if file.name.removesuffix(".gz").endswith((".fa", ".fasta", ".fna", *FASTQ_SUFFIXES)):
                 for record in read_fasta(file, labels="none", ambiguous=ambiguous):
-                    records.append(Record(f"{folder.name}/{record.id}", record.sequence, folder.name))
+                    records.append(Record(f"{folder.name}/{record.id}", record.sequence, folder.name, record.where))
             elif file.is_file():
                 try:
                     text = "".join(file.read_text(encoding="utf-8").split())
                 except UnicodeDecodeError:
                     raise InputError(f"{file}: not UTF-8 text (a binary file or another encoding)") from None
-                records.append(Record(f"{folder.name}/{file.stem}", normalize(text, str(file), ambiguous), folder.name))
+                sequence = normalize(text, str(file), ambiguous)
+                records.append(Record(f"{folder.name}/{file.stem}", sequence, folder.name, str(file)))
     return records

@@ -14,10 +14,12 @@ from torch.utils.data import Dataset
 from titans.pipelines import InputError, Splits, Task, register
 from titans.pipelines.outputs import save_figure, write_atomic
 
+from . import multilabel
 from .datasets import LabelledSequences
 from .explain import explain_records
 from .model import DnaClassifier
-from .sequences import Record, read_fasta
+from .sequences import Record, iter_fasta, read_fasta
+from .streaming import write_in_batches
 from .tokenizers import PAD, KmerTokenizer, reverse_complement
 
 
@@ -31,13 +33,24 @@ def crop(sequence: str, max_length: int | None, policy: str, where: str) -> str:
 
 
 class EncodedSequences(Dataset):
-    """(tokens, reverse-complement tokens, class index) per record; `augment` draws a strand at random."""
+    """(tokens, reverse-complement tokens, class index or multi-hot [K] label set) per record; `augment`
+    draws a strand at random."""
 
-    def __init__(self, records: list[Record], classes: list[str], tokenizer: KmerTokenizer, augment: bool):
+    def __init__(
+        self,
+        records: list[Record],
+        classes: list[str],
+        tokenizer: KmerTokenizer,
+        augment: bool,
+        multi_label: bool = False,
+    ):
         index = {name: i for i, name in enumerate(classes)}
         self.forward = [torch.tensor(tokenizer.encode(r.sequence)) for r in records]
         self.reverse = [torch.tensor(tokenizer.encode(reverse_complement(r.sequence))) for r in records]
-        self.labels = torch.tensor([index.get(r.label, -1) for r in records])
+        if multi_label:
+            self.labels = multilabel.multi_hot(records, classes)  # [N, K]
+        else:
+            self.labels = torch.tensor([index.get(r.label, -1) for r in records])  # [N]
         self.augment = augment
 
     def __len__(self) -> int:
@@ -57,7 +70,7 @@ def collate(items):
 
 @register("task", "dna-classification")
 class DnaClassification(Task):
-    """Classify DNA sequences (binary or several classes) from FASTA/FASTQ/CSV files."""
+    """Classify DNA sequences (binary, several classes, or label sets) from FASTA/FASTQ/CSV files."""
 
     default_featurizer = "nucleotides"
     default_head = "pooling"
@@ -73,13 +86,14 @@ class DnaClassification(Task):
             "stride": featurizer_probe.tokenizer.stride,
             "max_length": data.max_length,
             "crop": data.crop,
+            "multi_label": data.multi_label,
         }
         tokenizer, augment = featurizer_probe.tokenizer, featurizer_probe.reverse_complement
 
         def encode(records: list[Record], train: bool) -> EncodedSequences:
             cropped = [Record(r.id, crop(r.sequence, data.max_length, data.crop, f"{data.source}: {r.id}"), r.label)
                        for r in records]  # fmt: skip
-            return EncodedSequences(cropped, data.classes, tokenizer, augment and train)
+            return EncodedSequences(cropped, data.classes, tokenizer, augment and train, data.multi_label)
 
         self.ids = {"val": [r.id for r in data.val], "test": [r.id for r in data.test or []]}
         test = encode(data.test, False) if data.test else None
@@ -88,9 +102,18 @@ class DnaClassification(Task):
     def state_dict(self) -> dict[str, Any]:
         return self.state
 
+    @property
+    def multi_label(self) -> bool:
+        return self.state.get("multi_label", False)  # checkpoints from before multi-label have no entry
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """The checkpoint's state; data already read must have the classes the checkpoint was trained on."""
         read = getattr(self, "state", None)
+        if read is not None and read["multi_label"] != state.get("multi_label", False):
+            raise InputError(
+                f"{self.source}: data.multi_label={str(read['multi_label']).lower()}, but the checkpoint was trained "
+                f"with multi_label={str(state.get('multi_label', False)).lower()}"
+            )
         if read is not None and read["classes"] != state["classes"]:
             raise InputError(
                 f"{self.source}: the training data's classes {read['classes']} are not the checkpoint's "
@@ -105,23 +128,40 @@ class DnaClassification(Task):
 
     def loss(self, model: nn.Module, batch) -> Tensor:
         tokens, _, labels, _ = batch
+        if self.multi_label:
+            return F.binary_cross_entropy_with_logits(model(tokens), labels)
         return F.cross_entropy(model(tokens), labels)
 
     def _probabilities(self, model: nn.Module, tokens: Tensor, reverse: Tensor) -> Tensor:
-        probabilities = model(tokens).softmax(-1)
+        activation = torch.sigmoid if self.multi_label else lambda logits: logits.softmax(-1)
+        probabilities = activation(model(tokens))  # [B, K]
         if model.featurizer.reverse_complement:  # average both strands
-            probabilities = (probabilities + model(reverse).softmax(-1)) / 2
+            probabilities = (probabilities + activation(model(reverse))) / 2
         return probabilities
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
         tokens, reverse, labels, index = batch
         probabilities = self._probabilities(model, tokens, reverse)
-        loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
+        if self.multi_label:
+            p = probabilities.float().clamp(1e-6, 1 - 1e-6)  # by hand: F.binary_cross_entropy refuses autocast
+            loss = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean(1)
+        else:
+            loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
         return {"loss": loss, "probabilities": probabilities, "label": labels, "index": index}
+
+    def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
+        return {f"{split}/f1_micro": multilabel.f1(outputs, "micro")} if self.multi_label else {}
+
+    def _labels(self, indicators: Tensor) -> list[str]:
+        """Class names of [N] class indices, or `;`-joined label sets of [N, K] probabilities or targets."""
+        if self.multi_label:
+            return multilabel.label_sets(indicators, self.state["classes"])
+        return [self.state["classes"][k] for k in indicators.tolist()]
 
     def _table(self, ids: list[str], probabilities: Tensor) -> dict[str, Any]:
         classes = self.state["classes"]
-        table: dict[str, Any] = {"id": ids, "predicted": [classes[k] for k in probabilities.argmax(1).tolist()]}
+        predicted = probabilities if self.multi_label else probabilities.argmax(1)
+        table: dict[str, Any] = {"id": ids, "predicted": self._labels(predicted)}
         for k, name in enumerate(classes):
             table[f"p_{name}"] = probabilities[:, k].numpy()
         return table
@@ -129,7 +169,7 @@ class DnaClassification(Task):
     def write_predictions(self, outputs: dict[str, Tensor], split: str, path: Path) -> Path:
         ids = [self.ids[split][i] for i in outputs["index"].tolist()]
         table = self._table(ids, outputs["probabilities"])
-        table = {"id": table.pop("id"), "label": [self.state["classes"][k] for k in outputs["label"].tolist()], **table}
+        table = {"id": table.pop("id"), "label": self._labels(outputs["label"]), **table}
         frame = pl.DataFrame(table)
         return write_atomic(path.with_suffix(".csv"), lambda temporary: frame.write_csv(temporary))
 
@@ -137,7 +177,7 @@ class DnaClassification(Task):
         import matplotlib.pyplot as plt
         from sklearn.metrics import ConfusionMatrixDisplay
 
-        if split != "test":
+        if split != "test" or self.multi_label:
             return []
         figure, axis = plt.subplots(figsize=(4 + len(self.state["classes"]) * 0.4,) * 2)
         ConfusionMatrixDisplay.from_predictions(
@@ -159,16 +199,15 @@ class DnaClassification(Task):
 
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
-        """Class probabilities for every record of a FASTA/FASTQ file (labels, if present, are ignored)."""
-        records = read_fasta(input_path, labels="none")
+        """Class probabilities for every record of a FASTA/FASTQ file of any size (labels, if present, are
+        ignored), read and written a batch at a time; the output appears only once every record is done."""
         tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
-        cropped = [Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], f"{input_path}: {r.id}"),
-                          None) for r in records]  # fmt: skip
-        dataset = EncodedSequences(cropped, self.state["classes"], tokenizer, augment=False)
-        probabilities = []
-        for start in range(0, len(dataset), 256):
-            tokens, reverse, _, _ = collate([dataset[i] for i in range(start, min(start + 256, len(dataset)))])
-            probabilities.append(self._probabilities(model, tokens, reverse))
-        frame = pl.DataFrame(self._table([r.id for r in records], torch.cat(probabilities)))
-        write_atomic(Path(output_path), lambda temporary: frame.write_csv(temporary))
-        return len(records)
+        records = (Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], r.where), None)
+                   for r in iter_fasta(input_path, labels="none"))  # fmt: skip
+
+        def rows(batch: list[Record]) -> pl.DataFrame:
+            dataset = EncodedSequences(batch, self.state["classes"], tokenizer, augment=False)
+            tokens, reverse, _, _ = collate([dataset[i] for i in range(len(dataset))])  # [B, T] each
+            return pl.DataFrame(self._table([r.id for r in batch], self._probabilities(model, tokens, reverse)))
+
+        return write_in_batches(records, Path(output_path), rows)

@@ -1,0 +1,93 @@
+"""Multi-label classification (`data.multi_label: true`): a record carries a set of labels, written
+`label=enhancer,promoter` in a FASTA header or `enhancer;promoter` in a table cell.  The model has one
+sigmoid per class, trained with binary cross-entropy.
+
+A label set is kept in `Record.label` as its sorted names joined by ";"; targets are multi-hot [N, K].
+Metrics threshold the probabilities at 0.5 (F1, MCC, subset accuracy) or rank them (AUROC, AUPRC).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from torch import Tensor
+
+from titans.pipelines import InputError
+
+from .sequences import Record
+
+SEPARATOR = re.compile(r"[;,]")
+THRESHOLD = 0.5
+
+
+def label_set(record: Record) -> Record:
+    """The record with its label set written canonically (`promoter,enhancer` -> `enhancer;promoter`)."""
+    names = sorted({name.strip() for name in SEPARATOR.split(record.label)} - {""})
+    if not names:
+        raise InputError(f"{record.where}: empty label set {record.label!r} (expected e.g. label=enhancer,promoter)")
+    return Record(record.id, record.sequence, ";".join(names), record.where)
+
+
+def classes(records: list[Record]) -> list[str]:
+    return sorted({name for record in records for name in record.label.split(";")})
+
+
+def check_seen(records: list[Record], known: set[str]) -> None:
+    """Every label of every record must occur in the training data."""
+    for record in records:
+        unseen = sorted(set(record.label.split(";")) - known)
+        if unseen:
+            raise InputError(f"{record.where}: label {unseen[0]!r} never occurs in the training data")
+
+
+def multi_hot(records: list[Record], names: list[str]) -> Tensor:
+    """[N, K] with 1 where record n carries class k; unlabelled records are all 0."""
+    index = {name: k for k, name in enumerate(names)}
+    targets = torch.zeros(len(records), len(names))
+    for row, record in enumerate(records):
+        if record.label is not None:
+            targets[row, [index[name] for name in record.label.split(";")]] = 1
+    return targets
+
+
+def label_sets(indicators: Tensor, names: list[str]) -> list[str]:
+    """[N, K] probabilities or multi-hot targets -> each row's classes at or above 0.5, joined by ";"."""
+    chosen = (indicators >= THRESHOLD).tolist()
+    return [";".join(name for name, on in zip(names, row) if on) for row in chosen]
+
+
+def _arrays(outputs: dict[str, Tensor]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Truth and predictions as [N, K] booleans, and the probabilities [N, K]."""
+    probabilities = outputs["probabilities"].float().numpy()
+    return outputs["label"].numpy() >= THRESHOLD, probabilities >= THRESHOLD, probabilities
+
+
+def subset_accuracy(outputs: dict[str, Tensor]) -> float:
+    """Percent of records whose whole label set is predicted exactly."""
+    truth, predicted, _ = _arrays(outputs)
+    return 100 * accuracy_score(truth, predicted)
+
+
+def f1(outputs: dict[str, Tensor], average: str) -> float:
+    """F1 x 100, `micro` (over every record-class pair) or `macro` (the mean over classes)."""
+    truth, predicted, _ = _arrays(outputs)
+    return 100 * f1_score(truth, predicted, average=average, zero_division=0)
+
+
+def mcc(outputs: dict[str, Tensor]) -> float:
+    """The mean over classes of each class's Matthews correlation x 100."""
+    truth, predicted, _ = _arrays(outputs)
+    return 100 * float(np.mean([matthews_corrcoef(truth[:, k], predicted[:, k]) for k in range(truth.shape[1])]))
+
+
+def macro_area(score, outputs: dict[str, Tensor]) -> float:
+    """A ranking score (AUROC, AUPRC) x 100 averaged over the classes that are neither always nor never
+    present (undefined there); nan when there is none."""
+    truth, _, probabilities = _arrays(outputs)
+    defined = [k for k in range(truth.shape[1]) if 0 < truth[:, k].sum() < len(truth)]
+    if not defined:
+        return float("nan")
+    return 100 * float(np.mean([score(truth[:, k], probabilities[:, k]) for k in defined]))

@@ -1,0 +1,52 @@
+"""Prediction for sequence files of any size in bounded memory: records are read one at a time
+(`iter_fasta`), predicted a batch at a time, and the rows written as they come into a temporary file
+beside the output, renamed into place at the end, so an error half-way leaves no output file.
+
+    count = write_in_batches(iter_fasta("huge.fa.gz", labels="none"), Path("predictions.csv"), rows)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+from pathlib import Path
+
+import polars as pl
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from titans.pipelines.outputs import write_atomic
+
+from .sequences import Record
+
+BATCH = 256
+
+
+def batches(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Record]]:
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _progress() -> Progress:
+    """A spinner and a running count of records (their number is unknown until the end); only on a terminal."""
+    console = Console(stderr=True)
+    columns = (SpinnerColumn(), TextColumn("{task.completed:,} records predicted"), TimeElapsedColumn())
+    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
+
+
+def write_in_batches(records: Iterable[Record], path: Path, rows: Callable[[list[Record]], pl.DataFrame]) -> int:
+    """Write `rows(batch)` for every batch of records as one CSV at `path`, atomically; returns the records."""
+    count = 0
+
+    def write(temporary: Path) -> None:
+        nonlocal count
+        with temporary.open("wb") as handle, _progress() as progress:
+            task = progress.add_task("predict", total=None)
+            for batch in batches(records):
+                rows(batch).write_csv(handle, include_header=count == 0)
+                count += len(batch)
+                progress.update(task, advance=len(batch))
+
+    write_atomic(Path(path), write)
+    return count
