@@ -130,9 +130,12 @@ class Forecasting(Task):
         return out
 
     def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:
-        """MSE and MAE per column (standardised scale); with history, MSE and MAE of the frozen mode."""
+        """MSE and MAE per column and per horizon step (`<split>/mse@step<k>`, standardised scale); with
+        history, MSE and MAE of the frozen mode."""
         error = outputs["prediction"] - outputs["target"]  # [N, H, C]
         metrics = {}
+        for step, (squared, absolute) in enumerate(zip(error.pow(2).mean((0, 2)), error.abs().mean((0, 2))), 1):
+            metrics[f"{split}/mse@step{step}"], metrics[f"{split}/mae@step{step}"] = squared.item(), absolute.item()
         if "frozen_prediction" in outputs:
             frozen_error = outputs["frozen_prediction"] - outputs["target"]
             metrics[f"{split}/frozen/mse"] = frozen_error.pow(2).mean().item()

@@ -27,6 +27,8 @@ def test_forecast_demo_writes_forecasts_plots_and_protocol_metrics(tmp_path):
     out = result.output_dir
     metrics = json.loads((out / "metrics.json").read_text())
     assert {"test/mse", "test/mae", "test/mase", "test/smape", "test/crps", "test/mse/series_0"} <= set(metrics)
+    steps = [metrics[f"test/mse@step{k}"] for k in range(1, 25)]  # the demo's horizon: 24
+    assert np.mean(steps) == pytest.approx(metrics["test/mse"], rel=1e-5) and "test/mae@step24" in metrics
     assert all(np.isfinite(list(metrics.values())))
     forecasts = pl.read_csv(out / "predictions" / "test.csv")
     assert forecasts.columns == ["timestamp", "origin", "step", "column", "value", "target", "q0.1", "q0.5", "q0.9"]
