@@ -242,7 +242,14 @@ class Pipeline:
             )
             if spec.early_stopping_patience:
                 callbacks.append(
-                    EarlyStopping(evaluate.monitor, patience=spec.early_stopping_patience, mode=evaluate.mode)
+                    # checked after validations only: a run stopped (max_steps, max_minutes) before its first
+                    # validation has nothing to stop on, and is evaluated from its last checkpoint
+                    EarlyStopping(
+                        evaluate.monitor,
+                        patience=spec.early_stopping_patience,
+                        mode=evaluate.mode,
+                        check_on_train_epoch_end=False,
+                    )
                 )
         interactive = sys.stdout.isatty() or "ipykernel" in sys.modules  # a terminal or a notebook
         if interactive:

@@ -8,7 +8,7 @@ import yaml
 
 from titans.pipelines import InputError, Pipeline
 
-from .conftest import titans
+from .conftest import TINY, titans
 
 
 def test_a_run_writes_every_output_and_a_seed_fixes_the_result(tiny_yaml):
@@ -69,3 +69,11 @@ def test_two_process_ddp_on_cpu(tiny_yaml, tmp_path):
     assert all(math.isfinite(value) for value in metrics.values())
     # 64 training examples, 2 processes of batch 16: 2 steps per epoch, 3 epochs (one process would take 12)
     assert "training: 6 steps, 3 epochs" in (tmp_path / "ddp" / "report.md").read_text()
+
+
+def test_a_run_stopped_before_its_first_validation_still_evaluates(tmp_path):
+    """max_steps shorter than an epoch with early stopping on: no validation ran, nothing to stop on."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "run")}}
+    spec["train"] = {**spec["train"], "max_steps": 2, "early_stopping_patience": 2}
+    result = Pipeline.from_dict(spec).run()
+    assert {"val/loss", "test/loss"} <= set(result.metrics)
