@@ -35,8 +35,9 @@ def test_too_little_text_is_refused():
 
 
 @pytest.mark.slow
-def test_a_million_tokens_in_constant_memory():
-    model = _model("mag")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_million_tokens_in_constant_memory(dtype):
+    model = _model("mag").to(dtype)
     generator = torch.Generator().manual_seed(0)
 
     def tokens(count):
