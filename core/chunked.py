@@ -139,14 +139,17 @@ def _chunk(
     else:
         z = query
         for layer, (acc0, zk, dpre, co) in enumerate(layers):
-            pre = (acc0 @ z) * co.gamma  # Gamma_t A_0 z_t: [N, out, c]
-            if momentum is not None:
-                pre = torch.addcmul(pre, momentum[layer] @ z, co.carry)  # + m_t S_0 z_t
-            if co.per_channel:  # - sum_i C[r, t, i] theta_i (z_i . z_t) dpre_i[r], row by row
-                pre = pre - (co.scores(z, zk) @ dpre[..., None]).squeeze(-1)
-            else:  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
+            if co.per_channel:  # every row r has its own Gamma, m and C
+                pre = (acc0 @ z) * co.gamma  # Gamma_t[r] (A_0 z_t)[r]: [N, out, c]
+                if momentum is not None:
+                    pre = torch.addcmul(pre, momentum[layer] @ z, co.carry)  # + m_t[r] (S_0 z_t)[r]
+                pre = pre - (co.scores(z, zk) @ dpre[..., None]).squeeze(-1)  # - sum_i C[r, t, i] (...) dpre_i[r]
+            else:  # per-token factors scale the (fewer) input columns before the product
+                pre = acc0 @ (z * co.gamma)  # Gamma_t A_0 z_t: [N, out, c]
+                if momentum is not None:
+                    pre = torch.baddbmm(pre, momentum[layer], z * co.carry)  # + m_t S_0 z_t
                 scores = co.first_layer_scores if layer == 0 else co.scores(z, zk)  # [N, t, i]
-                pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)
+                pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
             if start.scales is not None:
                 pre = pre * start.scales[layer]
             z = F.gelu(pre) if layer < len(layers) - 1 else pre
