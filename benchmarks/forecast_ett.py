@@ -105,6 +105,21 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name, horizon, model, mse_value, mae_value, ratio in rows:
         print(f"| {name} | {horizon} | {model} | {mse_value:.3f} | {mae_value:.3f} | {ratio:.2f} |")
+    print_means(rows)
+
+
+def print_means(rows: list[tuple]) -> None:
+    """The protocol's headline: per dataset and model, the mean MSE/MAE over the horizons that were run."""
+    print("\n| dataset | model | horizons | mean MSE | mean MAE | mean MSE / titans |")
+    print("|---|---|---|---|---|---|")
+    for name in dict.fromkeys(row[0] for row in rows):
+        means = {}
+        for model in dict.fromkeys(row[2] for row in rows):
+            mine = [row for row in rows if row[0] == name and row[2] == model]
+            means[model] = (np.mean([row[3] for row in mine]), np.mean([row[4] for row in mine]), len(mine))
+        reference = means["titans (mag)"][0]
+        for model, (mse_value, mae_value, count) in means.items():
+            print(f"| {name} | {model} | {count} | {mse_value:.3f} | {mae_value:.3f} | {mse_value / reference:.2f} |")
 
 
 if __name__ == "__main__":

@@ -9,11 +9,13 @@
     titans schema
 
 Bad input (a definition, an override, a data file, a checkpoint) prints one line naming what and where,
-and exits with code 2, without a traceback.
+and exits with code 2, without a traceback. A run that fails on its own (the loss diverges, memory or disk
+runs out) prints one line with what to change and exits with code 1.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import sys
@@ -71,7 +73,9 @@ app = typer.Typer(cls=_Commands, add_completion=False, no_args_is_help=True, hel
 Overrides = Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a field: key.sub=value.")]
 Definition = Annotated[str, typer.Argument(help="A shipped pipeline name or a YAML file.")]
 OutputDir = Annotated[Path | None, typer.Option("--output", "-o", help="Output directory (default runs/<name>).")]
-Checkpoint = Annotated[Path, typer.Option("--checkpoint", "-c", help="A checkpoint written by `titans run`.")]
+Checkpoint = Annotated[
+    Path, typer.Option("--checkpoint", "-c", help="A checkpoint written by `titans run`, or a `titans export` folder.")
+]
 
 
 def _quiet_lightning() -> None:
@@ -84,8 +88,24 @@ def _quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=".*(does not have many workers|all_gather is deprecated).*")
 
 
+RESUME_HINT = "`titans run ... --resume` continues from the last checkpoint"
+
+
+def run_failure(error: BaseException) -> str | None:
+    """One line for the failures a run can meet that are not bad input: divergence, memory, a full disk."""
+    if isinstance(error, FloatingPointError):
+        return f"training diverged: {error}; {RESUME_HINT}"
+    if isinstance(error, MemoryError) or type(error).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else "no details"
+        return f"out of memory ({first_line}); lower train.batch_size or the model's dim/depth; {RESUME_HINT}"
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        where = f" while writing {error.filename}" if error.filename else ""
+        return f"no space left on the device{where}; free space or choose --output elsewhere; {RESUME_HINT}"
+    return None
+
+
 def user_errors(command):
-    """Turn InputError into one line on stderr and exit code 2."""
+    """Bad input: one line on stderr and exit code 2. A run that fails (divergence, memory, disk): one line, code 1."""
 
     @wraps(command)
     def run(*args, **kwargs):
@@ -95,8 +115,14 @@ def user_errors(command):
             errors.print(f"error: {error}", markup=False, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            errors.print("interrupted; `titans run ... --resume` continues from the last checkpoint", markup=False)
+            errors.print(f"interrupted; {RESUME_HINT}", markup=False)
             raise typer.Exit(130) from None
+        except (FloatingPointError, MemoryError, OSError, RuntimeError) as error:
+            message = run_failure(error)
+            if message is None:
+                raise
+            errors.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
 
     return run
 

@@ -69,8 +69,13 @@ def _damage(path: Path) -> str | None:
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
     """A checkpoint's contents, loaded without running code from the file (weights_only), and checked to
-    hold what a titans checkpoint holds: weights, the pipeline definition and the task's state."""
+    hold what a titans checkpoint holds: weights, the pipeline definition and the task's state. A folder
+    written by `titans export` is read into the same shape."""
     path = Path(path)
+    if path.is_dir():  # a folder written by `titans export`
+        from .export import exported_checkpoint
+
+        return exported_checkpoint(path)
     if not path.is_file():
         raise InputError(f"{path}: no such checkpoint file")
     damage = _damage(path)

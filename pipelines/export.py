@@ -8,6 +8,8 @@ and `load_exported` rebuilds the model from them, ready to predict:
     from titans.pipelines.export import load_exported
     pipeline = load_exported("DIR")
     pipeline.predict_file("new.fa", "predictions.csv")      # or pipeline.module.model, a torch module
+
+On the command line, `titans predict`, `evaluate` and `explain` take the folder in place of a checkpoint.
 """
 
 from __future__ import annotations
@@ -85,20 +87,31 @@ def _read_weights(path: Path) -> dict[str, torch.Tensor]:
         raise InputError(f"{path}: not a readable safetensors file (truncated or corrupted: {error})") from None
 
 
+def exported_checkpoint(directory: Path) -> dict[str, Any]:
+    """An exported folder in the shape of a checkpoint (weights, definition, task state), so everything that
+    takes a checkpoint (`titans predict`, `evaluate`, `explain`) also takes an export."""
+    directory = Path(directory)
+    config, weights = _read_config(directory / CONFIG), _read_weights(directory / WEIGHTS)
+    missing = [name for name in config["task_state_tensors"] if TASK_STATE + name not in weights]
+    if missing:
+        raise InputError(f"{directory / WEIGHTS}: no tensor {TASK_STATE + missing[0]!r} of the task state")
+    state = config["task_state"] | {name: weights.pop(TASK_STATE + name) for name in config["task_state_tensors"]}
+    return {
+        "state_dict": {f"model.{name}": tensor for name, tensor in weights.items()},
+        "titans": {"spec": config["spec"], "task_state": state},
+    }
+
+
 def load_exported(directory: Path) -> Pipeline:
     """The pipeline of an exported model, its task state and weights restored, the model in eval mode."""
     from .engine import Pipeline
 
     directory = Path(directory)
-    config, weights = _read_config(directory / CONFIG), _read_weights(directory / WEIGHTS)
-    pipeline = Pipeline(parse_spec(config["spec"], str(directory / CONFIG)))
-    missing = [name for name in config["task_state_tensors"] if TASK_STATE + name not in weights]
-    if missing:
-        raise InputError(f"{directory / WEIGHTS}: no tensor {TASK_STATE + missing[0]!r} of the task state")
-    state = config["task_state"] | {name: weights.pop(TASK_STATE + name) for name in config["task_state_tensors"]}
-    pipeline.task.load_state_dict(state)
+    checkpoint = exported_checkpoint(directory)
+    pipeline = Pipeline(parse_spec(checkpoint["titans"]["spec"], str(directory / CONFIG)))
+    pipeline.task.load_state_dict(checkpoint["titans"]["task_state"])
     try:
-        pipeline.module.model.load_state_dict(weights)
+        pipeline.module.load_state_dict(checkpoint["state_dict"])
     except (RuntimeError, KeyError) as error:
         detail = " ".join(str(error).splitlines()[1:2]).strip()[:200] or str(error)
         raise InputError(f"{directory / WEIGHTS}: its weights do not fit the model of {CONFIG} ({detail})") from None

@@ -3,6 +3,7 @@ killed half-way) never sees a half-written file.  Checkpoints go through the sam
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -26,6 +27,10 @@ def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
     try:
         write(Path(temporary))
         os.replace(temporary, path)
+    except OSError as error:
+        if error.errno == errno.ENOSPC:  # name the file the user asked for, not the temporary one
+            raise OSError(error.errno, error.strerror, str(path)) from error
+        raise
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)

@@ -1,8 +1,11 @@
 """`titans` on the command line: bad input is one line and exit code 2; list and schema work."""
 
+import errno
 import json
+from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from titans.pipelines.cli import app
@@ -57,3 +60,55 @@ def test_validate_list_and_schema(tiny_yaml):
     listing = titans("list").stdout
     assert all(word in listing for word in ("tiny-regression", "tiny-means", "gated-deltanet", "metric"))
     assert "train" in json.loads(titans("schema").stdout)["properties"]
+
+
+def _crash_loss(error: BaseException):
+    def loss(self, model, batch):
+        raise error
+
+    return loss
+
+
+@pytest.mark.parametrize(
+    ("failure", "message"),
+    [
+        ("nan", "error: training diverged: training loss is nan at step 0; lower train.lr; `titans run"),
+        (
+            torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB\nmore detail"),
+            "error: out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); lower train.batch_size",
+        ),
+        (MemoryError(), "error: out of memory (no details); lower train.batch_size"),
+    ],
+)
+def test_a_failing_run_is_one_line_and_exit_code_1(tiny_yaml, monkeypatch, failure, message):
+    from . import tiny_task
+
+    if failure == "nan":
+        monkeypatch.setattr(tiny_task.TinyRegression, "loss", lambda self, model, batch: torch.tensor(float("nan")))
+    else:
+        monkeypatch.setattr(tiny_task.TinyRegression, "loss", _crash_loss(failure))
+    result = CliRunner().invoke(app, ["run", str(tiny_yaml)])
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(message) and line.endswith("continues from the last checkpoint"), line
+
+
+def test_a_full_disk_is_one_line_and_leaves_no_partial_file(tiny_yaml, tmp_path, monkeypatch):
+    def full_disk(checkpoint, path, *args, **kwargs):
+        Path(path).write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    result = CliRunner().invoke(app, ["run", str(tiny_yaml)])
+    assert result.exit_code == 1, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: no space left on the device while writing ") and ".ckpt;" in line, line
+    assert not [path for path in (tmp_path / "run").rglob("*") if path.is_file() and path.suffix in (".tmp", ".ckpt")]
+
+
+def test_other_errors_keep_their_traceback(tiny_yaml, monkeypatch):
+    from . import tiny_task
+
+    monkeypatch.setattr(tiny_task.TinyRegression, "loss", _crash_loss(RuntimeError("a bug of ours")))
+    result = CliRunner().invoke(app, ["run", str(tiny_yaml)])
+    assert result.exit_code == 1 and isinstance(result.exception, RuntimeError)

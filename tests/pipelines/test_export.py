@@ -55,6 +55,23 @@ def test_an_export_predicts_exactly_as_its_checkpoint(definition, trained, tmp_p
     load_exported(tmp_path / "shared").predict_file(input_file, tmp_path / "export.csv")
     assert (tmp_path / "export.csv").read_text() == (tmp_path / "checkpoint.csv").read_text()
 
+    from_export = ["predict", definition, *sets, "-c", str(tmp_path / "shared"), "-i", str(input_file)]
+    predicted = CliRunner().invoke(app, [*from_export, "-o", str(tmp_path / "cli-export.csv")])
+    assert predicted.exit_code == 0, predicted.output
+    assert (tmp_path / "cli-export.csv").read_text() == (tmp_path / "checkpoint.csv").read_text()
+
+
+def test_evaluate_takes_an_export_folder_and_scores_as_the_checkpoint(trained, tmp_path):
+    overrides, checkpoint, _ = trained["genomics-fasta"]
+    assert CliRunner().invoke(app, ["export", str(checkpoint), "-o", str(tmp_path / "shared")]).exit_code == 0
+    sets = [item for override in overrides for item in ("--set", override)]
+    scores = {}
+    for name, source in (("checkpoint", checkpoint), ("export", tmp_path / "shared")):
+        command = ["evaluate", "genomics-fasta", *sets, "-c", str(source), "-o", str(tmp_path / name)]
+        assert CliRunner().invoke(app, command).exit_code == 0
+        scores[name] = json.loads((tmp_path / name / "metrics.json").read_text())
+    assert scores["export"]["val/loss"] == scores["checkpoint"]["val/loss"]
+
 
 def test_a_corrupt_export_is_one_line_naming_the_file(trained, tmp_path):
     _, checkpoint, _ = trained["forecast-csv"]
