@@ -1,11 +1,19 @@
-"""Tiny Shakespeare (nanoGPT's character-level protocol) for Titans against Transformer++ at equal width,
-depth and wall-clock budget, then passkey recall at growing multiples of the attention window, in one run.
+"""Tiny Shakespeare (nanoGPT's character-level protocol) for Titans against Transformer++ at equal depth,
+wall-clock budget and width or parameter count, then passkey recall at growing multiples of the attention
+window, in one run.
 
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py        # 30 minutes per model
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --minutes 5 --backbones mag transformer
+    TITANS_DATA_DIR=../shared/data python benchmarks/language.py --parameters transformer
 
-Reads Tiny Shakespeare from TITANS_DATA_DIR (or downloads it). Prints validation
-loss (nats per character) per backbone, its ratio to the Transformer++ baseline, then the recall table.
+`--parameters` sizes every model (embedding, backbone, tied head) to one parameter count by choosing its
+width (`titans.language.model.width_for_parameters`; `heads` is kept): a number, or a backbone name for
+that backbone's count at each definition's width (`language-shakespeare`, then `niah`). Unset, every
+backbone has the definition's width, so the counts differ.
+
+Reads Tiny Shakespeare from TITANS_DATA_DIR (or downloads it). Prints validation loss (nats per character)
+per backbone with its width and parameter count, its ratio to the Transformer++ baseline, then the recall
+table.
 """
 
 from __future__ import annotations
@@ -14,31 +22,42 @@ import argparse
 import time
 from pathlib import Path
 
+from niah import count_or_backbone, size, width_overrides
+
 from titans.pipelines import Pipeline
 
 WINDOW_MULTIPLES = (6, 8, 12, 16)  # the needle and its question alone are longer than 1-4 windows of 16
 
 
-def shakespeare(names: list[str], minutes: float, out: Path) -> dict[str, tuple[float, int, float]]:
-    """val/loss, backbone parameters and seconds per backbone, each trained for `minutes`."""
+def shakespeare(
+    names: list[str], minutes: float, parameters: str | None, out: Path
+) -> dict[str, tuple[float, int, int, float]]:
+    """val/loss, width, parameters (embedding, backbone, tied head) and seconds per backbone, each trained
+    for `minutes`, at the definition's width or sized to `parameters`."""
+    widths = width_overrides("language-shakespeare", names, parameters, [])
     results = {}
     for name in names:
         started = time.perf_counter()
-        overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}"]
+        overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}",
+                     *widths[name]]  # fmt: skip
         pipeline = Pipeline.from_yaml("language-shakespeare", overrides)
         loss = pipeline.run().metrics["val/loss"]
-        results[name] = (loss, pipeline.module.model.backbone.num_parameters, time.perf_counter() - started)
-        print(f"{name}: val/loss {loss:.3f} nats/char after {results[name][2]:.0f} s", flush=True)
+        results[name] = (loss, *size(pipeline), time.perf_counter() - started)
+        print(f"{name}: val/loss {loss:.3f} nats/char after {results[name][3]:.0f} s", flush=True)
     return results
 
 
-def needle_recall(names: list[str], out: Path) -> dict[str, dict[int, float]]:
+def needle_recall(names: list[str], parameters: str | None, out: Path) -> dict[str, tuple[int, int, dict]]:
+    """Width, parameters and recall (percent) per evaluation length, per backbone."""
+    lengths = [16 * m for m in WINDOW_MULTIPLES]
+    widths = width_overrides("niah", names, parameters, [f"data.eval_lengths={lengths}"])
     curves = {}
     for name in names:
-        lengths = [16 * m for m in WINDOW_MULTIPLES]
-        overrides = [f"model.backbone.name={name}", f"data.eval_lengths={lengths}", f"output.dir={out / name}"]
-        metrics = Pipeline.from_yaml("niah", overrides).run().metrics
-        curves[name] = {n: metrics[f"test/recall@{n}"] for n in lengths}
+        overrides = [f"model.backbone.name={name}", f"data.eval_lengths={lengths}", f"output.dir={out / name}",
+                     *widths[name]]  # fmt: skip
+        pipeline = Pipeline.from_yaml("niah", overrides)
+        metrics = pipeline.run().metrics
+        curves[name] = (*size(pipeline), {n: metrics[f"test/recall@{n}"] for n in lengths})
     return curves
 
 
@@ -47,23 +66,29 @@ def main() -> None:
     parser.add_argument("--backbones", nargs="+", default=["mac", "mag", "transformer"])
     parser.add_argument("--recall-backbones", nargs="+", default=["mac", "mag", "swa"])
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per backbone")
+    parser.add_argument(
+        "--parameters",
+        type=count_or_backbone,
+        metavar="N|BACKBONE",
+        help="size every model to N parameters, or to BACKBONE's count at the definition's width",
+    )
     args = parser.parse_args()
     out = Path("runs/benchmark-language")
 
-    results = shakespeare(args.backbones, args.minutes, out / "shakespeare")
+    results = shakespeare(args.backbones, args.minutes, args.parameters, out / "shakespeare")
     baseline = results.get("transformer", next(iter(results.values())))[0]
     print(f"\nTiny Shakespeare, {args.minutes:g} min per backbone (goal: Titans below Transformer++, <= 1.60)")
-    print("| backbone | parameters | val loss (nats/char) | ratio to transformer | wall time |")
-    print("|---|---|---|---|---|")
-    for name, (loss, parameters, seconds) in results.items():
-        print(f"| {name} | {parameters:,} | {loss:.3f} | {loss / baseline:.3f} | {seconds:.0f} s |")
+    print("| backbone | width | parameters | val loss (nats/char) | ratio to transformer | wall time |")
+    print("|---|---|---|---|---|---|")
+    for name, (loss, width, parameters, seconds) in results.items():
+        print(f"| {name} | {width} | {parameters:,} | {loss:.3f} | {loss / baseline:.3f} | {seconds:.0f} s |")
 
-    curves = needle_recall(args.recall_backbones, out / "niah")
+    curves = needle_recall(args.recall_backbones, args.parameters, out / "niah")
     print("\nPasskey recall (%) at multiples of the attention window (16 characters); goal >= 90% at 16x")
-    print("| backbone | " + " | ".join(f"{m}x ({16 * m})" for m in WINDOW_MULTIPLES) + " |")
-    print("|---|" + "---|" * len(WINDOW_MULTIPLES))
-    for name, curve in curves.items():
-        print(f"| {name} | " + " | ".join(f"{value:.0f}" for value in curve.values()) + " |")
+    print("| backbone | width | parameters | " + " | ".join(f"{m}x ({16 * m})" for m in WINDOW_MULTIPLES) + " |")
+    print("|---|" + "---|" * (len(WINDOW_MULTIPLES) + 2))
+    for name, (width, parameters, curve) in curves.items():
+        print(f"| {name} | {width} | {parameters:,} | " + " | ".join(f"{value:.0f}" for value in curve.values()) + " |")
 
 
 if __name__ == "__main__":

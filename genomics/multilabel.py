@@ -3,16 +3,18 @@
 sigmoid per class, trained with binary cross-entropy.
 
 A label set is kept in `Record.label` as its sorted names joined by ";"; targets are multi-hot [N, K].
-Metrics threshold the probabilities at 0.5 (F1, MCC, subset accuracy) or rank them (AUROC, AUPRC).
+Metrics threshold the probabilities at 0.5 (F1, MCC, subset accuracy) or rank them (AUROC, AUPRC); the
+confusion plot shows one 2x2 matrix per class at the same threshold.
 """
 
 from __future__ import annotations
 
+import math
 import re
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
+from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, multilabel_confusion_matrix
 from torch import Tensor
 
 from titans.pipelines import InputError
@@ -91,3 +93,30 @@ def macro_area(score, outputs: dict[str, Tensor]) -> float:
     if not defined:
         return float("nan")
     return 100 * float(np.mean([score(truth[:, k], probabilities[:, k]) for k in defined]))
+
+
+def confusion_counts(outputs: dict[str, Tensor]) -> np.ndarray:
+    """[K, 2, 2] counts per class at the 0.5 threshold: [[true negatives, false positives],
+    [false negatives, true positives]] (rows: truth absent/present; columns: predicted absent/present)."""
+    truth, predicted, _ = _arrays(outputs)
+    return multilabel_confusion_matrix(truth, predicted)
+
+
+def confusion_figure(outputs: dict[str, Tensor], names: list[str], title: str):
+    """One 2x2 confusion matrix per class (`confusion_counts`), titled with its name, in a grid of at most
+    four columns; a matplotlib figure."""
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    counts = confusion_counts(outputs)  # [K, 2, 2]
+    columns = min(len(names), 4)
+    rows = math.ceil(len(names) / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(2.8 * columns, 2.6 * rows + 0.4), squeeze=False)
+    for axis, name, matrix in zip(axes.flat, names, counts):
+        ConfusionMatrixDisplay(matrix, display_labels=["absent", "present"]).plot(ax=axis, colorbar=False)
+        axis.set_title(name)
+    for axis in axes.flat[len(names) :]:
+        axis.set_axis_off()
+    figure.suptitle(f"{title} (a class is predicted when p >= {THRESHOLD})")
+    figure.tight_layout()
+    return figure

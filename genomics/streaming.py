@@ -7,8 +7,7 @@ beside the output, renamed into place at the end, so an error half-way leaves no
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import polars as pl
@@ -16,16 +15,11 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from titans.pipelines.outputs import write_atomic
+from titans.pipelines.streams import batched
 
 from .sequences import Record
 
 BATCH = 256
-
-
-def batches(records: Iterable[Record], size: int = BATCH) -> Iterator[list[Record]]:
-    iterator = iter(records)
-    while batch := list(islice(iterator, size)):
-        yield batch
 
 
 def _progress() -> Progress:
@@ -43,7 +37,7 @@ def write_in_batches(records: Iterable[Record], path: Path, rows: Callable[[list
         nonlocal count
         with temporary.open("wb") as handle, _progress() as progress:
             task = progress.add_task("predict", total=None)
-            for batch in batches(records):
+            for batch in batched(records, BATCH):
                 rows(batch).write_csv(handle, include_header=count == 0)
                 count += len(batch)
                 progress.update(task, advance=len(batch))

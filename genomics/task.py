@@ -177,8 +177,11 @@ class DnaClassification(Task):
         import matplotlib.pyplot as plt
         from sklearn.metrics import ConfusionMatrixDisplay
 
-        if split != "test" or self.multi_label:
+        if split != "test":
             return []
+        if self.multi_label:
+            figure = multilabel.confusion_figure(outputs, self.state["classes"], "test confusion per class")
+            return [save_figure(figure, directory / "confusion_test.png")]
         figure, axis = plt.subplots(figsize=(4 + len(self.state["classes"]) * 0.4,) * 2)
         ConfusionMatrixDisplay.from_predictions(
             outputs["label"].numpy(), outputs["probabilities"].argmax(1).numpy(),

@@ -3,13 +3,20 @@
 Generation carries the backbone's streaming state from token to token, so each new token costs the same
 whatever came before (bounded caches for sliding-window attention, a fixed-size memory): the neural
 memory keeps memorising what it reads and writes as it generates.
+
+`width_for_parameters` sizes a language model to a parameter count, so that backbones can be compared at
+equal size rather than equal width (benchmarks/niah.py and benchmarks/language.py, `--parameters`).
 """
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 from torch import Tensor, nn
 
+from titans.core import build_backbone
+from titans.core.backbones import BackboneConfig
 from titans.pipelines import register
 
 
@@ -30,6 +37,38 @@ class LanguageModel(nn.Module):
 def tied(vocabulary: int, backbone: nn.Module) -> LanguageModel:
     """Logits from the embedding matrix (weight tying, as GPT-2 and nanoGPT)."""
     return LanguageModel(vocabulary, backbone)
+
+
+def parameter_count(backbone: str, vocabulary: int, **config) -> int:
+    """Parameters of `LanguageModel(vocabulary, build_backbone(backbone, **config))`: the embedding (shared
+    with the output head, so counted once) and the backbone. Built on the meta device: nothing is allocated."""
+    with torch.device("meta"):
+        model = LanguageModel(vocabulary, build_backbone(backbone, **config))
+    return sum(p.numel() for p in model.parameters())
+
+
+def width_for_parameters(backbone: str, target: int, vocabulary: int, **config) -> int:
+    """The width `dim` whose language model (`parameter_count`) is closest to `target` parameters (ties: the
+    narrower). `heads` stays as configured and the width is a multiple of it, so the head width is whole;
+    every other `BackboneConfig` field is kept from `config`. The closest count can be some percent off when
+    a step of `heads` in width is a large step in parameters (narrow models)."""
+    if "dim" in config:
+        raise ValueError("width_for_parameters chooses dim: leave it out of the config")
+    if target < 1:
+        raise ValueError(f"target={target}: must be a positive number of parameters")
+    step = config.get("heads", BackboneConfig.heads)
+
+    @cache
+    def count(multiple: int) -> int:
+        return parameter_count(backbone, vocabulary, dim=multiple * step, **config)
+
+    low, high = 1, 1  # the count grows with the width: double until it reaches the target, then bisect
+    while count(high) < target:
+        low, high = high, 2 * high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if count(middle) < target else (low, middle)
+    return step * min(low, high, key=lambda multiple: abs(count(multiple) - target))
 
 
 def sample(logits: Tensor, temperature: float, top_k: int | None, top_p: float | None, generator) -> Tensor:

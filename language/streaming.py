@@ -10,14 +10,15 @@ memory keeps memorising; attention windows slide) while only one piece's activat
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import islice
 
 import torch
 from rich.progress import Progress
 from torch import Tensor, nn
 from torch.nn import functional as F
+
+from titans.pipelines.streams import batched
 
 
 @dataclass
@@ -34,12 +35,6 @@ class StreamingResult:
         return self.loss / math.log(2)
 
 
-def _pieces(token_ids: Iterable[int], size: int) -> Iterator[list[int]]:
-    iterator = iter(token_ids)
-    while piece := list(islice(iterator, size)):
-        yield piece
-
-
 @torch.no_grad()
 def streaming_loss(
     model: nn.Module, token_ids: Iterable[int], piece: int = 2048, total: int | None = None, progress: bool = False
@@ -54,7 +49,7 @@ def streaming_loss(
     nll, count = 0.0, 0
     with Progress(disable=not progress, transient=True) as bar:
         task = bar.add_task("streaming perplexity", total=total)
-        for ids in _pieces(token_ids, piece):
+        for ids in batched(token_ids, piece):
             tokens = torch.tensor([ids], device=device)  # [1, t]
             logits, state = model(tokens, state)  # [1, t, V]
             predicted: Tensor = logits[0, :-1] if last_logits is None else torch.cat([last_logits, logits[0, :-1]])

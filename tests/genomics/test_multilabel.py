@@ -1,5 +1,5 @@
 """Multi-label DNA classification (`data.multi_label: true`): label sets from headers and tables, their
-errors, the metrics, and a tiny run end to end with `titans predict` and `titans evaluate`."""
+errors, the metrics and confusion counts, and a tiny run end to end with `titans predict` and `titans evaluate`."""
 
 import json
 import random
@@ -86,6 +86,15 @@ def test_multi_label_metrics():
     assert metrics.auroc(outputs) == pytest.approx(100 * (1 + 0.75) / 2)  # undefined for class 1: left out
 
 
+def test_multi_label_confusion_counts():
+    probabilities = torch.tensor([[0.9, 0.8, 0.1], [0.7, 0.2, 0.4], [0.1, 0.6, 0.3], [0.2, 0.3, 0.5]])
+    truth = torch.tensor([[1.0, 1, 0], [1, 0, 0], [0, 0, 1], [0, 1, 1]])  # [N, K]
+    counts = multilabel.confusion_counts({"probabilities": probabilities, "label": truth})
+    # class 0: truth 1100, predicted 1100; class 1: truth 1001, predicted 1010; class 2: truth 0011,
+    # predicted 0001 (0.5 counts as predicted); each [[tn, fp], [fn, tp]]
+    assert counts.tolist() == [[[2, 0], [0, 2]], [[1, 1], [1, 1]], [[2, 0], [1, 1]]]
+
+
 def test_multi_label_run_predict_and_evaluate(tmp_path):
     _write(tmp_path / "train.fa", _fasta(150))
     _write(tmp_path / "test.fa", _fasta(30, seed=1))
@@ -99,7 +108,7 @@ def test_multi_label_run_predict_and_evaluate(tmp_path):
     table = pl.read_csv(result.output_dir / "predictions" / "test.csv")
     assert table.columns == ["id", "label", "predicted", "p_a", "p_b"]
     assert table["label"][:3].to_list() == ["a", "b", "a;b"]
-    assert not (result.output_dir / "plots" / "confusion_test.png").exists()
+    assert (result.output_dir / "plots" / "confusion_test.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     checkpoint = str(tmp_path / "run" / "checkpoints" / "best.ckpt")
     arguments = ["predict", "genomics-fasta", "-c", checkpoint, "-i", str(tmp_path / "test.fa"),
