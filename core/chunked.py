@@ -11,6 +11,11 @@ Inside a chunk every gradient is taken at the chunk-start weights W_{t'} (Titans
 - within-chunk retrieval y_t = M_{A_t}(q_t) uses the dual form (as TTT does): layer by layer,
       A_t zq_t = Gamma_t A_0 zq_t + m_t S_0 zq_t - sum_i C[t, i] theta_i dpre[i] (z[i] . zq_t),
   a masked b x b matrix product, so per-token weights are never formed.
+Channel-wise gates (one value per output channel r of every layer, MIRAS's channel-wise gates): every row
+of a layer's update is its own recurrence, since rows never mix.  With channel_forget or channel_momentum
+each row r has its own Gamma, C and m (the row-by-row form, [N, out, c, c] per chunk); with channel_lr
+theta_i[r] scales row r of token i's gradient, i.e. dpre[i][r], and C carries no theta (the per-head
+products are kept when the other gates are per head).
 Only the current chunk's weights (and the gate algebra of a group of 16 chunks) are alive at any time.
 """
 
@@ -42,15 +47,16 @@ def _transfer(log_cum: Tensor) -> Tensor:
 class _Coefficients:
     """The gate algebra of one chunk of c tokens for a memory layer; it depends on the inputs only, not on
     the memory.  Per-token factors scale the columns (tokens) of the layer's pre-activations: [N, 1, c]
-    with one forget gate per head, [N, out, c] per output channel (channel_forget), where every row has
-    its own decay and so its own C."""
+    with per-head forget and momentum gates, [N, out, c] per output channel (channel_forget or
+    channel_momentum), where every row has its own decay and momentum and so its own C."""
 
     gamma: Tensor  # Gamma_t, [N, 1 | out, c]
-    coef_theta: Tensor  # C[t, i] theta_i, [N, c, c] or [N, out, c, c] (lower triangular)
+    coef_theta: Tensor  # C[t, i] theta_i (C alone with channel_lr), [N, c, c] or [N, out, c, c] (lower triangular)
     first_layer_scores: Tensor | None  # per head: C[t, i] theta_i (k_i . q_t), layer 1's dual form, [N, c, c]
     carry: Tensor | None  # m_t, [N, 1 | out, c]; None without momentum
-    end_momentum: Tensor | None  # Q[c, i] theta_i, [N, 1, c]
-    momentum_end: Tensor | None  # E_c, [N, 1, 1]
+    end_momentum: Tensor | None  # Q[c, i] theta_i (Q[c, i] with channel_lr), [N, 1 | out, c]
+    momentum_end: Tensor | None  # E_c, [N, 1 | out, 1]
+    lr_rows: Tensor | None = None  # channel_lr: theta_i per output channel, [N, out, c], scaling dpre's rows
 
     @property
     def per_channel(self) -> bool:
@@ -66,55 +72,78 @@ class _Coefficients:
         return self.coef_theta * (products[:, None] if self.per_channel else products)
 
 
-def _gate_algebra(theta: Tensor, log_retain: Tensor, log_momentum: Tensor | None) -> list[Tensor | None]:
-    """(gamma, coef_theta, carry, end_momentum, momentum_end) of n chunks at once: theta and log_momentum
-    [N, n, c]; log_retain [N, n, c] per head or [N, n, out, c] per channel, whose extra axis every
-    retention-dependent factor keeps."""
-    channels = log_retain.ndim == 4
+def _gate_algebra(theta: Tensor | None, log_retain: Tensor, log_momentum: Tensor | None) -> list[Tensor | None]:
+    """(gamma, coef_theta, carry, end_momentum, momentum_end) of n chunks at once.
+
+    log_retain and log_momentum: [N, n, c] per head or [N, n, out, c] per channel; if either is per channel,
+    every factor they shape keeps the row axis (the other broadcasts along it).  theta: [N, n, c], or None
+    when the step size is channel-wise (channel_lr), which then scales the gradients' rows instead."""
+    rows = log_retain.ndim == 4 or (log_momentum is not None and log_momentum.ndim == 4)
+    if rows:  # per-head factors get a row axis of 1
+        log_retain = log_retain if log_retain.ndim == 4 else log_retain[:, :, None]
+        if log_momentum is not None and log_momentum.ndim == 3:
+            log_momentum = log_momentum[:, :, None]
+        theta = None if theta is None else theta[:, :, None]
     log_gamma = log_retain.cumsum(-1)  # log Gamma_t
-    decay = _transfer(log_gamma)  # P: [N, n, (out,) c, c]
+    decay = _transfer(log_gamma)  # P: [N, n, (1 | out,) c, c]
     carry = end_momentum = momentum_end = None
     if log_momentum is None:
         coef = decay
     else:
         log_e = log_momentum.cumsum(-1)  # log E_s
-        mom_transfer = _transfer(log_e)  # Q: [N, n, c, c]
-        coef = decay @ (mom_transfer[:, :, None] if channels else mom_transfer)  # C = P Q
-        e = log_e.exp()[..., None]  # E_s as a column: [N, n, c, 1]
-        carry = (decay @ (e[:, :, None] if channels else e)).mT  # m = P E: [N, n, (out,) 1, c]
-        carry = carry.squeeze(-2) if channels else carry
-        end_momentum = (mom_transfer[..., -1, :] * theta)[..., None, :]
-        momentum_end = log_e[..., -1:, None].exp()
-    coef_theta = coef * (theta[:, :, None, None, :] if channels else theta[..., None, :])
-    gamma = log_gamma.exp() if channels else log_gamma.exp()[..., None, :]
+        mom_transfer = _transfer(log_e)  # Q: [N, n, (1 | out,) c, c]
+        coef = decay @ mom_transfer  # C = P Q
+        carry = (decay @ log_e.exp()[..., None]).mT  # m = P E: [N, n, (1 | out,) 1, c]
+        end_momentum = mom_transfer[..., -1, :] if theta is None else mom_transfer[..., -1, :] * theta
+        if rows:  # [N, n, 1 | out, c] and E_c: [N, n, 1 | out, 1]
+            carry, momentum_end = carry.squeeze(-2), log_e[..., -1:].exp()
+        else:  # [N, n, 1, c] and E_c: [N, n, 1, 1]
+            end_momentum, momentum_end = end_momentum[..., None, :], log_e[..., -1:, None].exp()
+    coef_theta = coef if theta is None else coef * theta[..., None, :]
+    gamma = log_gamma.exp() if rows else log_gamma.exp()[..., None, :]
     return [gamma, coef_theta, carry, end_momentum, momentum_end]
 
 
 def _coefficients(chunks: MemoryInputs, cfg: MemoryConfig) -> list[list[_Coefficients]]:
     """Coefficients of n equal chunks at once; `chunks` fields are [N, n, c, ...].  One list per chunk, of one
-    entry per memory layer (the same entry for every layer with one forget gate per head)."""
-    theta = chunks.lr  # [N, n, c]
-    n = theta.shape[1]
+    entry per memory layer (the same entry for every layer when every gate is per head)."""
+    n = chunks.key.shape[1]
+    depth, widths = cfg.memory_depth, [out for out, _ in cfg.layer_shapes]
 
-    def per_chunk(fields: list[Tensor | None], scores: Tensor | None) -> list[_Coefficients]:
+    def per_layer(gate: Tensor, channel_wise: bool) -> list[Tensor]:
+        """A gate as each layer sees it: [N, n, c] per head, or its layer's part [N, n, out, c] per channel."""
+        if not channel_wise:
+            return [gate] * depth
+        return [part.movedim(-1, -2) for part in gate.split(widths, dim=-1)]
+
+    def per_chunk(fields: list[Tensor | None], scores: Tensor | None, lr_rows: Tensor | None) -> list[_Coefficients]:
         gamma, coef_theta, carry, end_momentum, momentum_end = (None if f is None else f.unbind(1) for f in fields)
         return [
             _Coefficients(
                 gamma[i], coef_theta[i], None if scores is None else scores[:, i], None if carry is None else carry[i],
                 None if end_momentum is None else end_momentum[i], None if momentum_end is None else momentum_end[i],
+                None if lr_rows is None else lr_rows[:, i],
             )
             for i in range(n)
         ]  # fmt: skip
 
-    if not cfg.channel_forget:
+    # channel_lr: theta stays out of the gate algebra and scales the rows of each token's gradient (dpre).
+    theta = None if cfg.channel_lr else chunks.lr  # [N, n, c]
+    lr_rows = per_layer(chunks.lr, True) if cfg.channel_lr else [None] * depth
+    if not cfg.row_gates:
         fields = _gate_algebra(theta, chunks.log_retain, chunks.log_momentum)
-        shared = per_chunk(fields, fields[1] * (chunks.query @ chunks.key.mT))
-        return [[co] * cfg.memory_depth for co in shared]
-    widths = [out for out, _ in cfg.layer_shapes]
-    layers = [
-        per_chunk(_gate_algebra(theta, part.movedim(-1, -2), chunks.log_momentum), None)  # [N, n, out, c]
-        for part in chunks.log_retain.split(widths, dim=-1)
-    ]
+        scores = fields[1] * (chunks.query @ chunks.key.mT)
+        if not cfg.channel_lr:
+            return [[co] * depth for co in per_chunk(fields, scores, None)]
+        layers = [per_chunk(fields, scores, rows) for rows in lr_rows]
+    else:
+        retains = per_layer(chunks.log_retain, cfg.channel_forget)
+        momentum = chunks.log_momentum
+        momenta = [None] * depth if momentum is None else per_layer(momentum, cfg.channel_momentum)
+        layers = [
+            per_chunk(_gate_algebra(theta, retain, mom), None, rows)
+            for retain, mom, rows in zip(retains, momenta, lr_rows, strict=True)
+        ]
     return [list(chunk) for chunk in zip(*layers)]
 
 
@@ -131,6 +160,8 @@ def _chunk(
     pred, key_inputs, pres = forward_columns(start.weights, key, eps)
     grad_out = bias_output_grad(pred, chunk.value.mT, delta, cfg)  # [N, D, c]
     dpres = per_token_grads(start.weights, pres, grad_out, eps)  # [N, out_l, c] per layer
+    # channel_lr: theta_i[r] scales row r of token i's gradient dpre_i z_i^T, i.e. the entries of dpre.
+    dpres = [dpre if co.lr_rows is None else dpre * co.lr_rows for dpre, co in zip(dpres, layer_coefficients)]
     layers = list(zip(start.accumulators, key_inputs, dpres, layer_coefficients, strict=True))
 
     # Queries: dual form, layer by layer.
@@ -192,8 +223,8 @@ def chunked_recurrence(
     boundary = (acc, mom)
     outputs = []
     # The gate algebra of _GROUP chunks is computed in one go: few large operations, bounded memory (one
-    # chunk at a time with channel_forget, whose algebra is out_l times larger).
-    for group in inputs.split((1 if cfg.channel_forget else _GROUP) * b):
+    # chunk at a time with channel-wise forget or momentum gates, whose algebra is out_l times larger).
+    for group in inputs.split((1 if cfg.row_gates else _GROUP) * b):
         full = group.length - group.length % b
         coefficients = []
         for part in (group.slice(0, full), group.slice(full, group.length)):

@@ -44,7 +44,18 @@ class MemoryConfig:
             conference version's channel-wise forgetting; MIRAS's low-rank, channel-wise gates): each
             layer's accumulator rows decay at their own rate, A_t = diag(1 - alpha_t) A_{t-1} + S_t.  Its
             projection is low rank (dim -> gate_rank, default 32 -> heads x the layers' output widths).
-        gate_rank: if set, the gate projections are low rank (dim -> gate_rank -> heads), as in MIRAS.
+        channel_momentum: eta_t per output channel of every memory layer (needs momentum=True): each
+            layer's momentum rows decay at their own rate, S_t = diag(eta_t) S_{t-1} - theta_t grad
+            (Titans eq. 14 with MIRAS's channel-wise gates).  Low-rank projection as for channel_forget.
+        channel_lr: theta_t per output channel of every memory layer (needs lr_gate=True): row r of each
+            layer's per-token gradient is scaled by its own step size, S_t = eta_t S_{t-1} - diag(theta_t)
+            grad (eq. 14).  For the last layer this is the inner loss weighted per output channel; for
+            hidden layers it is a per-row step size.  theta_t = max_lr * sigmoid(.) per channel, low-rank
+            projection as for channel_forget.
+        The three channel-wise options combine freely with each other and with every bias, retention,
+        depth and momentum setting (rows of a memory layer never mix in the update).
+        gate_rank: if set, the gate projections are low rank (dim -> gate_rank -> heads), as in MIRAS;
+            channel-wise gates use gate_rank or 32.
         *_bias_init: initial biases of the gate projections (logits).
     """
 
@@ -65,6 +76,8 @@ class MemoryConfig:
     lr_gate: bool = True
     forget_gate: bool = True
     channel_forget: bool = False
+    channel_momentum: bool = False
+    channel_lr: bool = False
     gate_rank: int | None = None
     lr_bias_init: float = 0.0
     momentum_bias_init: float = 0.0
@@ -95,6 +108,8 @@ class MemoryConfig:
         need(self.max_lr > 0, "max_lr", "must be positive")
         need(self.gate_rank is None or self.gate_rank >= 1, "gate_rank", "must be None or >= 1")
         need(self.forget_gate or not self.channel_forget, "channel_forget", "needs forget_gate=True")
+        need(self.momentum or not self.channel_momentum, "channel_momentum", "needs momentum=True")
+        need(self.lr_gate or not self.channel_lr, "channel_lr", "needs lr_gate=True (a constant step size has no gate)")
         need(self.huber_delta_init > 0, "huber_delta_init", "must be positive")
 
     @property
@@ -111,9 +126,30 @@ class MemoryConfig:
         return [(h, d)] + [(h, h)] * (self.memory_depth - 2) + [(d, h)]
 
     @property
+    def memory_rows(self) -> int:
+        """Output channels of all memory layers together: the width of a channel-wise gate, per head."""
+        return sum(out for out, _ in self.layer_shapes)
+
+    @property
     def retain_channels(self) -> int:
         """Forget-gate values per head and token: 1, or every layer's output width with channel_forget."""
-        return sum(out for out, _ in self.layer_shapes) if self.channel_forget else 1
+        return self.memory_rows if self.channel_forget else 1
+
+    @property
+    def momentum_channels(self) -> int:
+        """Momentum-gate values per head and token: 1, or every layer's output width with channel_momentum."""
+        return self.memory_rows if self.channel_momentum else 1
+
+    @property
+    def lr_channels(self) -> int:
+        """Step-size values per head and token: 1, or every layer's output width with channel_lr."""
+        return self.memory_rows if self.channel_lr else 1
+
+    @property
+    def row_gates(self) -> bool:
+        """Some gate that shapes the state recurrence (forget or momentum) is channel-wise, so every row of a
+        memory layer has its own transfer coefficients (the chunked path's row-by-row form)."""
+        return self.channel_forget or self.channel_momentum
 
     def to_dict(self) -> dict:
         return asdict(self)

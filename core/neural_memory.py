@@ -1,7 +1,7 @@
 """`NeuralMemory`: the Titans neural long-term memory layer (Titans section 3), in the MIRAS design space.
 
 x -> q, k, v = l2norm(silu(conv4(x W_Q))), ...      (Titans section 4.4: conv, SiLU, l2-normalised q, k)
-  -> theta_t, eta_t, alpha_t = gates(x_t)              (data-dependent, per head)
+  -> theta_t, eta_t, alpha_t = gates(x_t)              (data-dependent, per head or per memory row)
   -> y_t = M_t(q_t), M_t written with (k_t, v_t)       (eq. 12-14, chunk-parallel as in eq. 16-18)
   -> out = W_O (RMSNorm(y) * sigmoid(x W_G))          (normalisation and a learned gate)
 """
@@ -86,11 +86,18 @@ class NeuralMemory(nn.Module):
         inner = heads * d
         self.to_qkv = nn.Linear(cfg.dim, 3 * inner, bias=False)
         self.conv = nn.Conv1d(3 * inner, 3 * inner, cfg.conv_kernel, groups=3 * inner)
-        self.lr_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.lr_bias_init) if cfg.lr_gate else None
-        self.momentum_gate = _gate(cfg.dim, heads, cfg.gate_rank, cfg.momentum_bias_init) if cfg.momentum else None
-        forget_rank = (cfg.gate_rank or 32) if cfg.channel_forget else cfg.gate_rank
+
+        def gate(channel_wise: bool, channels: int, bias_init: float) -> nn.Module:
+            # A channel-wise gate (one value per output channel of every memory layer) is low rank by default.
+            rank = (cfg.gate_rank or 32) if channel_wise else cfg.gate_rank
+            return _gate(cfg.dim, heads * channels, rank, bias_init)
+
+        self.lr_gate = gate(cfg.channel_lr, cfg.lr_channels, cfg.lr_bias_init) if cfg.lr_gate else None
+        self.momentum_gate = (
+            gate(cfg.channel_momentum, cfg.momentum_channels, cfg.momentum_bias_init) if cfg.momentum else None
+        )
         self.forget_gate = (
-            _gate(cfg.dim, heads * cfg.retain_channels, forget_rank, cfg.forget_bias_init) if cfg.forget_gate else None
+            gate(cfg.channel_forget, cfg.retain_channels, cfg.forget_bias_init) if cfg.forget_gate else None
         )
         # Yaad: channel-wise, input-dependent Huber threshold delta_t = softplus(.) > 0.
         delta_logit = cfg.huber_delta_init + math.log(-math.expm1(-cfg.huber_delta_init))  # softplus^-1
@@ -141,12 +148,14 @@ class NeuralMemory(nn.Module):
         def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
             return t.reshape(batch, length, heads, -1).transpose(1, 2).reshape(batch * heads, length, -1)
 
-        def per_head_gate(gate: nn.Module) -> Tensor:  # [B, T, H] -> [B * H, T]
-            return per_head(gate(x)).squeeze(-1)
+        def gate_logits(gate: nn.Module, channel_wise: bool) -> Tensor:
+            """A gate's logits: [B * H, T] per head, or [B * H, T, R] per output channel of every layer."""
+            logits = per_head(gate(x))  # [B * H, T, 1 | R]
+            return logits if channel_wise else logits.squeeze(-1)
 
         q, k, v = F.silu(mixed).chunk(3, dim=-1)
         lr = (
-            cfg.max_lr * torch.sigmoid(per_head_gate(self.lr_gate))
+            cfg.max_lr * torch.sigmoid(gate_logits(self.lr_gate, cfg.channel_lr))
             if self.lr_gate is not None
             else x.new_full((batch * heads, length), cfg.max_lr)
         )
@@ -156,19 +165,18 @@ class NeuralMemory(nn.Module):
             value=per_head(v),
             lr=lr,
             log_retain=(
-                F.logsigmoid(-self._forget_logits(x, per_head))  # log(1 - alpha_t)
+                F.logsigmoid(-gate_logits(self.forget_gate, cfg.channel_forget))  # log(1 - alpha_t)
                 if self.forget_gate is not None
                 else x.new_zeros(batch * heads, length)
             ),
-            log_momentum=None if self.momentum_gate is None else F.logsigmoid(per_head_gate(self.momentum_gate)),
+            log_momentum=(
+                None
+                if self.momentum_gate is None
+                else F.logsigmoid(gate_logits(self.momentum_gate, cfg.channel_momentum))  # log eta_t
+            ),
             delta=None if self.delta_gate is None else F.softplus(per_head(self.delta_gate(x))),
         )
         return inputs, new_cache
-
-    def _forget_logits(self, x: Tensor, per_head) -> Tensor:
-        """alpha_t's logits: [B * H, T] per head, or [B * H, T, R] per output channel of every layer."""
-        logits = per_head(self.forget_gate(x))  # [B * H, T, R]
-        return logits if self.cfg.channel_forget else logits.squeeze(-1)
 
     def forward(self, x: Tensor, state: MemoryState | None = None, backend: str = "auto") -> tuple[Tensor, MemoryState]:
         """x: [B, T, dim] -> (y: [B, T, dim], state to continue from).

@@ -15,13 +15,19 @@ from .retention import retrieval_weights, start_chunk
 from .state import MemoryInputs
 
 
-def layer_retention(log_retain: Tensor, cfg: MemoryConfig) -> list[Tensor]:
-    """1 - alpha_t of one token (log_retain: [N, 1] or [N, 1, R]) as a factor of each layer's accumulator
-    rows: [N, 1, 1] per head, or [N, out_l, 1] per output channel (Titans eq. 13, channel-wise)."""
-    if not cfg.channel_forget:
-        return [log_retain.exp()[:, :, None]] * cfg.memory_depth
+def layer_rows(gate: Tensor, channel_wise: bool, cfg: MemoryConfig) -> list[Tensor]:
+    """One token's gate (gate: [N, 1] per head, or [N, 1, R] per output channel of every layer) as a factor
+    of each layer's rows: [N, 1, 1] per head, or [N, out_l, 1] per output channel."""
+    if not channel_wise:
+        return [gate[:, :, None]] * cfg.memory_depth
     widths = [out for out, _ in cfg.layer_shapes]
-    return [part.exp().mT for part in log_retain.split(widths, dim=-1)]
+    return [part.mT for part in gate.split(widths, dim=-1)]
+
+
+def layer_retention(log_retain: Tensor, cfg: MemoryConfig) -> list[Tensor]:
+    """1 - alpha_t of one token as a factor of each layer's accumulator rows (Titans eq. 13, channel-wise
+    with channel_forget)."""
+    return layer_rows(log_retain.exp(), cfg.channel_forget, cfg)
 
 
 def token_grads(weights: list[Tensor], key, value, delta, cfg: MemoryConfig, keep_graph: bool):
@@ -55,12 +61,13 @@ def reference_recurrence(
             boundary = (acc, mom)
         token = inputs.slice(t, t + 1)
         grads = token_grads(start.weights, token.key, token.value, token.delta, cfg, keep_graph)
-        theta = token.lr[:, :, None]  # [N, 1, 1]
+        # theta_t and eta_t scale each layer's rows: [N, 1, 1] per head, [N, out_l, 1] per output channel.
+        thetas = layer_rows(token.lr, cfg.channel_lr, cfg)
         if mom is None:
-            surprise = [-theta * g for g in grads]
+            surprise = [-theta * g for theta, g in zip(thetas, grads)]
         else:  # Titans eq. 14: S_t = eta_t S_{t-1} - theta_t grad
-            eta = token.log_momentum.exp()[:, :, None]
-            mom = [eta * s - theta * g for s, g in zip(mom, grads)]
+            etas = layer_rows(token.log_momentum.exp(), cfg.channel_momentum, cfg)
+            mom = [eta * s - theta * g for eta, theta, s, g in zip(etas, thetas, mom, grads)]
             surprise = mom
         acc = [retain * a + s for retain, a, s in zip(layer_retention(token.log_retain, cfg), acc, surprise)]
         outputs.append(memory_apply(retrieval_weights(acc, start, cfg), token.query, cfg.layer_norm_eps))

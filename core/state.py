@@ -20,9 +20,11 @@ class MemoryInputs:
     query: Tensor  # [N, T, D]
     key: Tensor  # [N, T, D]
     value: Tensor  # [N, T, D]
-    lr: Tensor  # theta_t, [N, T]
-    log_retain: Tensor  # log(1 - alpha_t): [N, T], or [N, T, R] per output channel of every layer (channel_forget)
-    log_momentum: Tensor | None  # log eta_t, [N, T]; None without momentum
+    # The gates are [N, T] per head, or [N, T, R] per output channel of every memory layer (R = the layers'
+    # output widths together, in layer order) with channel_lr / channel_forget / channel_momentum.
+    lr: Tensor  # theta_t: [N, T] or [N, T, R] (channel_lr)
+    log_retain: Tensor  # log(1 - alpha_t): [N, T] or [N, T, R] (channel_forget)
+    log_momentum: Tensor | None  # log eta_t: [N, T] or [N, T, R] (channel_momentum); None without momentum
     delta: Tensor | None  # huber threshold, [N, T, D]; None for other biases
 
     @property

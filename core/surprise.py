@@ -5,7 +5,8 @@
 
 surprise_t = theta_t * || grad_W l(M; k_t, v_t) ||, the size of the gradient step token t contributes
 (Titans eq. 9-10, before momentum and decay), taken at the chunk-start weights the update uses, averaged
-over heads.  It is large where the memory could not predict the token's value from its key: a new
+over heads (with channel_lr, || diag(theta_t) grad ||: each row of the gradient scaled by its own step
+size).  It is large where the memory could not predict the token's value from its key: a new
 motif, a regime change, a fact seen for the first time.
 """
 
@@ -16,7 +17,7 @@ from torch import Tensor, nn
 
 from .chunked import chunked_recurrence
 from .neural_memory import NeuralMemory
-from .reference import token_grads
+from .reference import layer_rows, token_grads
 from .state import MemoryState
 
 
@@ -36,8 +37,10 @@ def memory_surprise(memory: NeuralMemory, x: Tensor, state: MemoryState | None =
         for t in range(chunk.length):
             token = chunk.slice(t, t + 1)
             grads = token_grads(weights, token.key, token.value, token.delta, cfg, keep_graph=False)
+            if cfg.channel_lr:  # the step itself: row r of each layer's gradient scaled by theta_t[r]
+                grads = [theta * g for theta, g in zip(layer_rows(token.lr, True, cfg), grads)]
             norm = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads]).sum(0).sqrt()  # [N]
-            surprise.append(token.lr[:, 0] * norm)
+            surprise.append(norm if cfg.channel_lr else token.lr[:, 0] * norm)
         chunk_state = _advance(memory, chunk, chunk_state)
     per_head = torch.stack(surprise, dim=1)[:, replay:]  # [B * H, T]
     return per_head.view(batch, cfg.heads, length).mean(1)

@@ -37,6 +37,10 @@ def unsupported_reason(cfg: MemoryConfig, sample: torch.Tensor) -> str | None:
         return f"memory_depth {cfg.memory_depth} (the kernels implement depth 1 and 2)"
     if cfg.channel_forget:
         return "channel_forget (the kernels implement one forget gate per head)"
+    if cfg.channel_momentum:
+        return "channel_momentum (the kernels implement one momentum gate per head)"
+    if cfg.channel_lr:
+        return "channel_lr (the kernels implement one step size per head)"
     if cfg.chunk_size not in SUPPORTED_CHUNK_SIZES:
         return f"chunk_size {cfg.chunk_size} (the kernels need one of {SUPPORTED_CHUNK_SIZES})"
     if sample.dtype not in SUPPORTED_DTYPES:

@@ -141,6 +141,9 @@ def test_streaming_equals_one_pass():
         ({"retention": "kl"}, "retention 'kl'"),
         ({"memory_depth": 3}, "memory_depth 3"),
         ({"chunk_size": 8}, "chunk_size 8"),
+        ({"channel_forget": True}, "channel_forget"),
+        ({"channel_momentum": True}, "channel_momentum"),
+        ({"channel_lr": True}, "channel_lr"),
     ],
 )
 def test_unsupported_config_falls_back_with_one_warning(monkeypatch, overrides, reason):
