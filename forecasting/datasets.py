@@ -92,14 +92,18 @@ def csv(
     time_column: str | None = None,
     targets: list[str] | None = None,
     covariates: list[str] | None = None,
+    known_covariates: list[str] | None = None,
     missing: MissingPolicy = "interpolate",
     irregular: Literal["error", "resample", "ignore"] = "error",
     train: float = 0.7,
     val: float = 0.1,
     season: int = 1,
 ) -> ForecastData:
-    """Any CSV or Parquet table of timestamps and numeric columns, split chronologically."""
-    series = read_series(path, time_column, targets, missing, irregular, covariates)
+    """Any CSV or Parquet table of timestamps and numeric columns, split chronologically. `covariates` are
+    inputs over the lookback; `known_covariates` are inputs over the lookback and the horizon (the file may end
+    with future rows: known covariates given, targets empty; training leaves them out)."""
+    known = known_covariates or []
+    series = read_series(path, time_column, targets, missing, irregular, covariates, known, future=bool(known))
     return ForecastData(series, ratio_borders(len(series), train, val), lookback, horizon, season, str(path))
 
 

@@ -3,9 +3,17 @@
     from titans.forecasting.gluonts_estimator import TitansEstimator
     predictor = TitansEstimator(prediction_length=24, backbone="mag").train(dataset.train)
     forecasts, series = make_evaluation_predictions(dataset.test, predictor)   # QuantileForecast objects
+    TitansEstimator(prediction_length=24, distribution="student_t")           # DistributionForecast objects
 
 Univariate per item (GluonTS's convention); the network is the same Forecaster as the pipelines' (patches,
-RevIN, a quantile head) on any backbone.
+RevIN, a quantile head or the distribution head) on any backbone.
+
+With `distribution` ("student_t" or "normal") the pipelines' distribution head is trained by negative
+log-likelihood and the predictor returns GluonTS `DistributionForecast`s through GluonTS's own
+`StudentTOutput` / `NormalOutput`: the head's parameters are theirs in the same order ((df, loc, scale),
+(loc, scale)), so the forecasts' quantiles are exact (scipy's and torch's inverse CDFs: no sampling noise,
+never crossing) and every GluonTS tool that reads distributions (sampling, `to_sample_forecast`, the
+Evaluator) works on them unchanged.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ from gluonts.dataset.field_names import FieldName
 from gluonts.dataset.loader import as_stacked_batches
 from gluonts.itertools import Cyclic
 from gluonts.model.forecast_generator import QuantileForecastGenerator
+from gluonts.torch.distributions import DistributionOutput, NormalOutput, StudentTOutput
 from gluonts.torch.model.estimator import PyTorchLightningEstimator
 from gluonts.torch.model.predictor import PyTorchPredictor
 from gluonts.transform import (
@@ -32,36 +41,52 @@ from torch import Tensor, nn
 
 from titans.core import build_backbone
 
+from .heads import distribution as distribution_head
 from .heads import linear
 from .metrics import quantile_loss
 from .model import Forecaster, patches
 
 PREDICTION_INPUTS = ["past_target", "past_observed_values"]
 TRAINING_INPUTS = [*PREDICTION_INPUTS, "future_target", "future_observed_values"]
+DISTRIBUTION_OUTPUTS: dict[str, type[DistributionOutput]] = {"student_t": StudentTOutput, "normal": NormalOutput}
 
 
 class TitansNetwork(nn.Module):
-    """past_target [B, L] -> ((quantiles [B, H, Q],), loc, scale), the shape GluonTS's quantile forecasts read."""
+    """past_target [B, L] -> ((quantiles [B, H, Q],), None, None), the shape GluonTS's quantile forecasts read;
+    with a `distribution`, ((df, loc, scale) or (loc, scale), 0, 1), each [B, H], the shape GluonTS's
+    DistributionOutputs read (their affine loc and scale stay 0 and 1: RevIN has already moved the head's
+    location and scale onto the data's scale)."""
 
     def __init__(self, context_length: int, prediction_length: int, backbone: str, backbone_options: dict,
-                 patch_length: int, stride: int, quantiles: list[float]):  # fmt: skip
+                 patch_length: int, stride: int, quantiles: list[float],
+                 distribution: str | None = None):  # fmt: skip
         super().__init__()
         core = build_backbone(backbone, **backbone_options)
         dim = core.cfg.dim
         features = patches(dim, context_length, 1, patch_length=patch_length, stride=stride)
-        head = linear(features.tokens, dim, prediction_length, 1, quantiles=quantiles)
-        self.forecaster = Forecaster(features, core, head)
+        if distribution is None:
+            head = linear(features.tokens, dim, prediction_length, 1, quantiles=quantiles)
+        else:
+            head = distribution_head(features.tokens, dim, prediction_length, 1, family=distribution)
+        self.forecaster, self.distribution = Forecaster(features, core, head), distribution
 
     def forward(self, past_target: Tensor, past_observed_values: Tensor):
-        quantiles = self.forecaster(past_target[..., None])[:, :, 0]  # [B, H, Q]
-        return (quantiles,), None, None
+        outputs = self.forecaster(past_target[..., None])[:, :, 0]  # [B, H, P]: quantiles or parameters
+        if self.distribution is None:
+            return (outputs,), None, None
+        loc = torch.zeros_like(outputs[..., 0])  # [B, H]
+        return outputs.unbind(dim=-1), loc, torch.ones_like(loc)
 
 
 class TitansLightningModule(pl.LightningModule):
+    """Trained by the pinball loss over the quantiles, or by the distribution's negative log-likelihood."""
+
     @validated()
-    def __init__(self, network_kwargs: dict, quantiles: list[float], lr: float = 1e-3, weight_decay: float = 0.01):
+    def __init__(self, network_kwargs: dict, quantiles: list[float], lr: float = 1e-3, weight_decay: float = 0.01,
+                 distribution: str | None = None):  # fmt: skip
         super().__init__()
-        self.model = TitansNetwork(**network_kwargs, quantiles=quantiles)
+        self.model = TitansNetwork(**network_kwargs, quantiles=quantiles, distribution=distribution)
+        self.distr_output = DISTRIBUTION_OUTPUTS[distribution]() if distribution else None
         self.register_buffer("levels", torch.tensor(quantiles))
         self.lr, self.weight_decay = lr, weight_decay
 
@@ -69,8 +94,11 @@ class TitansLightningModule(pl.LightningModule):
         return self.model(past_target, past_observed_values)
 
     def _loss(self, batch) -> Tensor:
-        (quantiles,), _, _ = self.model(batch["past_target"], batch["past_observed_values"])
-        losses = quantile_loss(quantiles, batch["future_target"], self.levels).mean(dim=-1)  # [B, H]
+        outputs, loc, scale = self.model(batch["past_target"], batch["past_observed_values"])
+        if self.distr_output is None:
+            losses = quantile_loss(outputs[0], batch["future_target"], self.levels).mean(dim=-1)  # [B, H]
+        else:  # the negative log-likelihood of the same distribution the forecasts carry
+            losses = self.distr_output.loss(batch["future_target"], outputs, loc, scale)  # [B, H]
         observed = batch["future_observed_values"]
         return (losses * observed).sum() / observed.sum().clamp_min(1)
 
@@ -99,18 +127,24 @@ class TitansEstimator(PyTorchLightningEstimator):
         patch_length: int = 16,
         stride: int = 8,
         quantiles: list[float] | None = None,
+        distribution: str | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.01,
         batch_size: int = 32,
         num_batches_per_epoch: int = 50,
         trainer_kwargs: dict | None = None,
     ) -> None:
+        """`distribution`: None (quantiles, pinball loss), "student_t" or "normal" (negative log-likelihood,
+        DistributionForecasts)."""
+        if distribution is not None and distribution not in DISTRIBUTION_OUTPUTS:
+            raise ValueError(f"distribution={distribution!r}: choose one of {sorted(DISTRIBUTION_OUTPUTS)} or None")
         super().__init__(trainer_kwargs={"max_epochs": 10, **(trainer_kwargs or {})})
         self.prediction_length = prediction_length
         self.context_length = context_length or 4 * prediction_length
         self.backbone, self.backbone_options = backbone, backbone_options or {"dim": 64, "depth": 2, "window": 16}
         self.patch_length, self.stride = min(patch_length, self.context_length), stride
         self.quantiles = quantiles or [0.1, 0.5, 0.9]
+        self.distribution = distribution
         self.lr, self.weight_decay = lr, weight_decay
         self.batch_size, self.num_batches_per_epoch = batch_size, num_batches_per_epoch
 
@@ -129,7 +163,7 @@ class TitansEstimator(PyTorchLightningEstimator):
             "patch_length": self.patch_length,
             "stride": self.stride,
         }
-        return TitansLightningModule(network, self.quantiles, self.lr, self.weight_decay)
+        return TitansLightningModule(network, self.quantiles, self.lr, self.weight_decay, self.distribution)
 
     def _splitter(self, mode: str) -> InstanceSplitter:
         sampler = {
@@ -171,7 +205,11 @@ class TitansEstimator(PyTorchLightningEstimator):
             input_transform=transformation + self._splitter("test"),
             input_names=PREDICTION_INPUTS,
             prediction_net=module,
-            forecast_generator=QuantileForecastGenerator(quantiles=self.quantiles),
+            forecast_generator=(
+                DISTRIBUTION_OUTPUTS[self.distribution]().forecast_generator
+                if self.distribution
+                else QuantileForecastGenerator(quantiles=self.quantiles)
+            ),
             batch_size=self.batch_size,
             prediction_length=self.prediction_length,
             device="auto",

@@ -1,5 +1,6 @@
-"""Direct multi-horizon heads: every token, and the calendar features of the horizon, to every horizon step
-at once (as DLinear and PatchTST map tokens). A head also says what its outputs mean to the task:
+"""Direct multi-horizon heads: every token, and the features known over the horizon (known covariates,
+calendar features), to every horizon step at once (as DLinear and PatchTST map tokens). A head also says
+what its outputs mean to the task:
 
     head(h, known)                       # [B', H, outputs, P]
     head.restore(y, factor, shift)       # undo RevIN: original = normalised * factor + shift

@@ -1,14 +1,15 @@
 """The forecasting network: featurizer -> backbone -> direct multi-horizon head (GluonTS's "module").
 
-Featurizers turn a lookback window [B, L, C] and its inputs [B, L, K] (covariates, calendar features) into
-tokens:
+Featurizers turn a lookback window [B, L, C] and its inputs [B, L, K] (covariates, known covariates, calendar
+features) into tokens:
 - `patches` (channel-independent, PatchTST): each column on its own, cut into overlapping patches, one
   token per patch: [B * C, N, dim]; the inputs of the same patch, embedded, are added to every column's token;
 - `steps`: one token per time step, all columns and inputs together: [B, L, dim].
 Both can normalise each window's targets by their own mean and spread first and restore the forecast after
 (RevIN, Kim et al. 2022), which keeps level shifts between train and test from becoming errors; the inputs
 are not normalised per window.
-Heads (heads.py) map all tokens, and the calendar features of the horizon, to every horizon step at once.
+Heads (heads.py) map all tokens, and the features known over the horizon (known covariates, calendar
+features), to every horizon step at once.
 """
 
 from __future__ import annotations

@@ -3,11 +3,15 @@
     series = read_series("sales.csv")              # time column detected, targets = numeric columns
     series.values    # [T, C] float32, series.columns, series.timestamps (datetime64[ns]), series.frequency
     read_series("sales.csv", covariates=["price"]).covariates    # [T, 1]: inputs only, never forecast
+    read_series("sales.csv", known_covariates=["promo"], future=True)  # promo also known over the horizon:
+    # the file may end with rows whose targets are empty (the future); their promo values are future_known [F, 1]
 
 Checked, each with a one-line error naming the file, column and row (row numbers count the header as 1):
 unreadable or empty files, unparsable or duplicate timestamps, irregular spacing (or resampled on request),
 missing values (interpolated, forward-filled or refused, by policy), infinities and numbers beyond float32,
-non-numeric columns, rows out of time order, covariates that are not columns or are also targets.
+non-numeric columns, rows out of time order, covariates and known covariates that are not columns, are the
+time column, are listed twice or have two roles (target, covariate, known covariate), future rows without
+every known covariate.
 """
 
 from __future__ import annotations
@@ -33,10 +37,19 @@ class TimeSeries:
     time_column: str | None = None
     covariate_columns: list[str] = field(default_factory=list)
     covariates: np.ndarray | None = None  # [T, K] float32, input-only columns; [T, 0] when there are none
+    known_covariate_columns: list[str] = field(default_factory=list)
+    known_covariates: np.ndarray | None = None  # [T, K2] float32, inputs also known over the horizon
+    future_known: np.ndarray | None = None  # [F, K2] float32, the known covariates of the rows after the last
+    # observation (read with future=True: the rows whose targets are all empty at the end of the file)
 
     def __post_init__(self):
+        rows, known = len(self.values), len(self.known_covariate_columns)
         if self.covariates is None:
-            self.covariates = np.zeros((len(self.values), 0), np.float32)
+            self.covariates = np.zeros((rows, 0), np.float32)
+        if self.known_covariates is None:
+            self.known_covariates = np.zeros((rows, known), np.float32)
+        if self.future_known is None:
+            self.future_known = np.zeros((0, known), np.float32)
 
     @property
     def frequency(self) -> np.timedelta64 | None:
@@ -138,27 +151,58 @@ def _check_numeric(frame: pl.DataFrame, name: str, hint: str, path: Path) -> Non
         raise InputError(f"{path}: row {row + 2}, column {name!r}: {frame[name][row]!r} is not a number{hint}")
 
 
-def _check_covariates(frame: pl.DataFrame, time_column: str | None, covariates: list[str], path: Path) -> None:
-    _check_listed(frame, covariates, "covariates", path)
-    for name in covariates:
-        if name == time_column:
-            raise InputError(f"{path}: column {name!r} is the time column, not a covariate (see features.calendar)")
-        _check_numeric(frame, name, "", path)
+def _check_inputs(frame: pl.DataFrame, time_column: str | None, roles: dict[str, list[str]], path: Path) -> None:
+    """Input columns by role ("covariate", "known covariate"): present, numeric, not the time column, listed
+    once, and in one role only."""
+    seen: dict[str, str] = {}
+    for role, names in roles.items():
+        _check_listed(frame, names, f"{role}s", path)
+        for name in names:
+            if name == time_column:
+                raise InputError(f"{path}: column {name!r} is the time column, not a {role} (see features.calendar)")
+            if name in seen:
+                raise InputError(f"{path}: column {name!r} is both a {seen[name]} and a {role}; it can be only one")
+            seen[name] = role
+            _check_numeric(frame, name, "", path)
 
 
 def _numeric_targets(
-    frame: pl.DataFrame, time_column: str | None, targets: list[str] | None, covariates: list[str], path: Path
+    frame: pl.DataFrame, time_column: str | None, targets: list[str] | None, roles: dict[str, list[str]], path: Path
 ) -> list[str]:
-    chosen = targets or [name for name in frame.columns if name != time_column and name not in covariates]
+    role_of = {name: role for role, names in roles.items() for name in names}
+    chosen = targets or [name for name in frame.columns if name != time_column and name not in role_of]
     if not chosen:
-        others = " and the covariates" if covariates else ""
+        others = " and the covariates" if role_of else ""
         raise InputError(f"{path}: no value columns besides the time column {time_column!r}{others}")
     _check_listed(frame, chosen, "targets", path)
     for name in chosen:
-        if name in covariates:
-            raise InputError(f"{path}: column {name!r} is both a target and a covariate; it can be only one")
+        if name in role_of:
+            raise InputError(f"{path}: column {name!r} is both a target and a {role_of[name]}; it can be only one")
         _check_numeric(frame, name, "" if targets else "; choose numeric columns with targets: [...]", path)
     return chosen
+
+
+def _observed_rows(frame: pl.DataFrame, targets: list[str]) -> int:
+    """The number of rows up to the last one with any target value; the rows after it are the future."""
+    observed = frame.select(
+        pl.any_horizontal(pl.col(targets).cast(pl.Float64, strict=False).fill_nan(None).is_not_null())
+    )
+    rows = observed.to_series().arg_true()
+    return int(rows[-1]) + 1 if len(rows) else frame.height
+
+
+def _future_known(frame: pl.DataFrame, known: list[str], observed: int, path: Path) -> np.ndarray:
+    """The known covariates [F, K2] of the rows after the last observation; every value must be given."""
+    future = frame.slice(observed).select(pl.col(known).cast(pl.Float64, strict=False))
+    values = future.to_numpy().astype(np.float64).reshape(future.height, len(known))  # [F, K2], NaN where empty
+    missing = np.argwhere(np.isnan(values))
+    if missing.size:
+        row, col = (int(i) for i in missing[0])
+        raise InputError(
+            f"{path}: row {observed + row + 2}, column {known[col]!r}: a missing value after the last observation; "
+            "a known covariate needs a value in every future row"
+        )
+    return values.astype(np.float32)
 
 
 def _fill_missing(values: np.ndarray, columns: list[str], policy: MissingPolicy, path: Path) -> np.ndarray:
@@ -187,17 +231,22 @@ def read_series(
     missing: MissingPolicy = "interpolate",
     irregular: Literal["error", "resample", "ignore"] = "error",
     covariates: list[str] | None = None,
+    known_covariates: list[str] | None = None,
+    future: bool = False,
 ) -> TimeSeries:
     """`irregular`: refuse gaps, duplicates and disorder; fill gaps on a regular grid; or take rows as steps
     whatever their timestamps (benchmark files with known glitches, e.g. weather's one duplicate).
-    `covariates`: numeric input-only columns; the targets default to every other column but time."""
+    `covariates`: numeric input-only columns seen over the lookback; `known_covariates`: numeric inputs also
+    known over the horizon; the targets default to every other column but time. `future`: the rows at the end
+    whose targets are all empty are the future: not part of the series, their known covariates future_known."""
     path = Path(path)
     frame = _read_frame(path)
     time_name = _detect_time_column(frame, time_column, path)
-    covariates = covariates or []
-    _check_covariates(frame, time_name, covariates, path)
-    columns = _numeric_targets(frame, time_name, targets, covariates, path)
-    read = [*columns, *covariates]
+    covariates, known_covariates = covariates or [], known_covariates or []
+    roles = {"covariate": covariates, "known covariate": known_covariates}
+    _check_inputs(frame, time_name, roles, path)
+    columns = _numeric_targets(frame, time_name, targets, roles, path)
+    read = [*columns, *covariates, *known_covariates]
     timestamps = None
     if time_name is not None:
         timestamps = _parse_timestamps(frame, time_name, path)
@@ -209,6 +258,9 @@ def read_series(
             timestamps = frame[time_name].to_numpy()
         if irregular != "ignore":
             _check_regular(timestamps, path, time_name)
+    observed = _observed_rows(frame, columns) if future else frame.height
+    future_known = _future_known(frame, known_covariates, observed, path) if future else None
+    frame, timestamps = frame.head(observed), None if timestamps is None else timestamps[:observed]
     values = frame.select(pl.col(read).cast(pl.Float64, strict=False)).fill_nan(None).to_numpy().astype(np.float64)
     beyond = np.argwhere(np.abs(values) > np.finfo(np.float32).max)  # infinities, and numbers float32 cannot hold
     if beyond.size:
@@ -217,5 +269,8 @@ def read_series(
         what = "infinite value" if np.isinf(value) else f"{value:g} is beyond the float32 range"
         raise InputError(f"{path}: row {row + 2}, column {read[col]!r}: {what}")
     values = _fill_missing(values.astype(np.float32), read, missing, path)
-    targets = len(columns)
-    return TimeSeries(values[:, :targets], columns, timestamps, time_name, covariates, values[:, targets:])
+    targets, inputs = len(columns), len(columns) + len(covariates)
+    return TimeSeries(
+        values[:, :targets], columns, timestamps, time_name, covariates, values[:, targets:inputs],
+        known_covariates, values[:, inputs:], future_known,
+    )  # fmt: skip

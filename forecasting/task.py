@@ -1,5 +1,5 @@
 """The `forecasting` task: lookback window in, every horizon step out, for every target column; covariate
-columns and calendar features are inputs only."""
+columns, known covariates (also read over the horizon) and calendar features are inputs only."""
 
 from __future__ import annotations
 
@@ -14,15 +14,15 @@ from torch import Tensor, nn
 from titans.pipelines import InputError, SpecError, Splits, Task, register
 from titans.pipelines.outputs import write_atomic
 
-from .calendar import calendar_features, resolve_calendar
+from .calendar import resolve_calendar
 from .datasets import ForecastData
+from .inputs import NO_INPUTS, future_inputs, input_sizes, series_inputs
 from .model import Forecaster
 from .plots import plot_error_by_step, plot_forecast
-from .series import TimeSeries, read_series
-from .windows import Borders, check_splits, fit_scaled, scaled_windows
+from .series import read_series
+from .windows import check_splits, scaled_windows
 
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-NO_INPUTS = {"covariates": [], "covariate_mean": torch.zeros(0), "covariate_scale": torch.zeros(0), "calendar": []}
 EARLIER = NO_INPUTS | {"history_rows": 0}  # what checkpoints from before these options lacked
 
 
@@ -44,7 +44,7 @@ class Forecasting(Task):
         window = lookback * (1 + history)  # the rows every window carries: its history, then its lookback
         check_splits(data.borders, window, horizon, len(series), data.source)
         calendar = resolve_calendar(options.get("calendar", False), series, data.source)
-        inputs, known, input_state = self._series_inputs(series, data.borders, calendar)
+        inputs, known, input_state = series_inputs(series, data.borders, calendar)
         scaler, windows = scaled_windows(series.values, data.borders, window, horizon, data.source, inputs, known)
         train = windows["train"].values[slice(*data.borders.train)]  # [T_train, C], standardised
         lag = min(data.season, len(train) - 1)
@@ -62,25 +62,6 @@ class Forecasting(Task):
         self.timestamps, self.test_windows = series.timestamps, windows["test"]
         return Splits(windows["train"], windows["val"], windows["test"])
 
-    @staticmethod
-    def _series_inputs(
-        series: TimeSeries, borders: Borders, calendar: list[str]
-    ) -> tuple[np.ndarray, np.ndarray, dict]:
-        """The inputs [T, K + K'] (the covariates, scaled on the train rows by their own scaler, then the
-        calendar features), the calendar features [T, K'] known over the horizon, and the state prediction
-        needs to rebuild them."""
-        known = calendar_features(series.timestamps, calendar) if calendar else series.covariates[:, :0]
-        state = NO_INPUTS | {"calendar": calendar}
-        if not series.covariate_columns:
-            return known, known, state
-        scaler, covariates = fit_scaled(series.covariates, borders)
-        state |= {
-            "covariates": series.covariate_columns,
-            "covariate_mean": torch.tensor(scaler.mean_, dtype=torch.float32),
-            "covariate_scale": torch.tensor(scaler.scale_, dtype=torch.float32),
-        }
-        return np.concatenate([covariates, known], axis=1), known, state
-
     def state_dict(self) -> dict[str, Any]:
         return self.state
 
@@ -89,11 +70,11 @@ class Forecasting(Task):
 
     def build_model(self, backbone: nn.Module) -> nn.Module:
         dim, channels = backbone.cfg.dim, len(self.state["columns"])
-        covariates, calendar = len(self.state["covariates"]), 2 * len(self.state["calendar"])  # sin and cos each
+        inputs, known = input_sizes(self.state)  # per lookback step, per horizon step
         try:
-            featurizer = self.components.featurizer(dim, self.state["lookback"], channels, covariates + calendar)
+            featurizer = self.components.featurizer(dim, self.state["lookback"], channels, inputs)
             outputs = 1 if featurizer.channel_independent else channels
-            head = self.components.head(featurizer.tokens, dim, self.state["horizon"], outputs, calendar)
+            head = self.components.head(featurizer.tokens, dim, self.state["horizon"], outputs, known)
         except SpecError as error:
             raise SpecError(f"{self.spec.source}: {error}") from None
         self.levels = torch.tensor(head.quantiles, dtype=torch.float32)  # [Q], empty for point forecasts
@@ -191,24 +172,13 @@ class Forecasting(Task):
             plot_error_by_step(directory / "error_by_step_test.png", outputs["prediction"], outputs["target"]),
         ]  # fmt: skip
 
-    def _inputs(self, series: TimeSeries, future: np.ndarray | None, path: Path) -> tuple[Tensor, Tensor]:
-        """The last R + L rows' inputs [R + L, K] (covariates, calendar; R history rows) and the horizon's
-        calendar [H, K']."""
-        rows, calendar = self.state["history_rows"] + self.state["lookback"], self.state["calendar"]
-        covariates = torch.from_numpy(series.covariates[-rows:])
-        covariates = (covariates - self.state["covariate_mean"]) / self.state["covariate_scale"]  # [L, K]
-        if not calendar:
-            return covariates, torch.zeros(self.state["horizon"], 0)
-        if future is None:
-            raise InputError(f"{path}: one row; the forecast's calendar features need the step between two rows")
-        past = torch.from_numpy(calendar_features(series.timestamps[-rows:], calendar))
-        return torch.cat([covariates, past], dim=1), torch.from_numpy(calendar_features(future, calendar))
-
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
-        """Forecast the `horizon` steps after the end of a file with the training columns and covariates."""
-        columns, covariates = self.state["columns"], self.state["covariates"]
-        series = read_series(input_path, self.state["time_column"], columns, covariates=covariates)
+        """Forecast the `horizon` steps after the end of a file with the training columns and covariates; with
+        known covariates, the file ends with the horizon's rows: known covariates given, targets empty."""
+        columns, known_covariates = self.state["columns"], self.state["known_covariates"]
+        series = read_series(input_path, self.state["time_column"], columns, covariates=self.state["covariates"],
+                             known_covariates=known_covariates, future=bool(known_covariates))  # fmt: skip
         rows, horizon = self.state["history_rows"] + self.state["lookback"], self.state["horizon"]
         if len(series) < rows:
             raise InputError(f"{input_path}: {len(series)} rows, fewer than the model's lookback of {rows}")
@@ -216,7 +186,7 @@ class Forecasting(Task):
         if series.timestamps is not None and series.frequency is not None:
             future = series.timestamps[-1] + series.frequency * np.arange(1, horizon + 1)
         history = (torch.from_numpy(series.values[-rows:]) - self.state["mean"]) / self.state["scale"]
-        inputs, known = self._inputs(series, future, input_path)
+        inputs, known = future_inputs(self.state, series, future, input_path)
         forecast = self._original(model.head.point(model(history[None], inputs[None], known[None]))[0]).numpy()
         table = {"step": np.arange(1, horizon + 1)}
         if future is not None:

@@ -48,7 +48,8 @@ def _tensor(values: np.ndarray | None, rows: int) -> Tensor:
 class Windows(Dataset):
     """(x [lookback, C], y [horizon, C], origin, inputs [lookback, K], known [horizon, K']) for every window
     whose forecast lies inside [start, end). `origin` is the row of the first forecast step; `inputs` are the
-    covariates and calendar features seen in the lookback, `known` the calendar features of the horizon."""
+    covariates, known covariates and calendar features seen in the lookback, `known` the known covariates and
+    calendar features of the horizon."""
 
     def __init__(self, values: np.ndarray, start: int, end: int, lookback: int, horizon: int, stride: int = 1,
                  inputs: np.ndarray | None = None, known: np.ndarray | None = None):  # fmt: skip

@@ -200,6 +200,22 @@ TABLE_CASES = [
          "{tmp}/recent.csv: no column 'b'", {"recent.csv": _hourly(30, ("a",))}),
     Case("predict-csv-too-short", predict("forecast-csv", "{forecast}", "{tmp}/recent.csv"),
          "fewer than the model's lookback", "{tmp}/recent.csv: 5 rows", {"recent.csv": _hourly(5)}),
+    Case("csv-unknown-known-covariate", run_forecast("{tmp}/s.csv", "data.known_covariates=[c]"),
+         "among the known covariates", "{tmp}/s.csv: no column 'c'", {"s.csv": _hourly(120)}),
+    Case("csv-known-covariate-is-target",
+         run_forecast("{tmp}/s.csv", "data.targets=[a,b]", "data.known_covariates=[b]"),
+         "is both a target and a known covariate", "{tmp}/s.csv: column 'b'", {"s.csv": _hourly(120)}),
+    Case("csv-known-covariate-twice", run_forecast("{tmp}/s.csv", "data.known_covariates=[b,b]"),
+         "is listed twice among the known covariates", "{tmp}/s.csv: column 'b'", {"s.csv": _hourly(120)}),
+    Case("csv-known-covariate-also-covariate",
+         run_forecast("{tmp}/s.csv", "data.covariates=[b]", "data.known_covariates=[b]"),
+         "is both a covariate and a known covariate", "{tmp}/s.csv: column 'b'", {"s.csv": _hourly(120)}),
+    Case("csv-known-covariate-not-a-number", run_forecast("{tmp}/s.csv", "data.known_covariates=[b]"),
+         "is not a number", "{tmp}/s.csv: row 3, column 'b': 'high'",
+         {"s.csv": "date,a,b\n2024-01-01 00:00:00,1,2\n2024-01-01 01:00:00,2,high\n"}),
+    Case("csv-known-covariate-missing-in-future", run_forecast("{tmp}/s.csv", "data.known_covariates=[b]"),
+         "a missing value after the last observation", "{tmp}/s.csv: row 122, column 'b'",
+         {"s.csv": _hourly(120) + "2024-01-06 00:00:00,,\n"}),
 ]  # fmt: skip
 
 TEXT_CASES = [
@@ -349,7 +365,8 @@ TINY_FILES = {"tiny.yaml": yaml.safe_dump(TINY), "x.csv": "1,2,3\n"}
 CHECKPOINT_CASES = [
     Case("ckpt-absent", predict("{tmp}/tiny.yaml", "{tmp}/absent.ckpt", "{tmp}/x.csv"), "no such checkpoint file",
          "{tmp}/absent.ckpt", TINY_FILES),
-    Case("ckpt-a-folder", predict("{tmp}/tiny.yaml", "{tmp}", "{tmp}/x.csv"), "no such checkpoint file", "{tmp}",
+    Case("ckpt-a-folder-not-an-export", predict("{tmp}/tiny.yaml", "{tmp}", "{tmp}/x.csv"),
+         "no such file (an exported model folder holds model.safetensors and config.json)", "{tmp}/config.json",
          TINY_FILES),
     Case("ckpt-truncated", PREDICT_TINY, "not a readable titans checkpoint (truncated, corrupted or another format",
          "{tmp}/c.ckpt", {**TINY_FILES, "c.ckpt": _truncated}),
