@@ -42,6 +42,9 @@ class KVCache:
     position: int  # position of the next token
 
 
+SCORE_BUDGET = 1 << 25  # attention scores per masked SDPA call (128 MB in float32)
+
+
 class Attention(nn.Module):
     """Causal multi-head attention. `window`: each token sees itself and the window - 1 tokens before it
     (None: all). `persistent`: N_p learned key/value tokens that every query sees (Titans section 3.3)."""
@@ -82,8 +85,12 @@ class Attention(nn.Module):
         if self.persistent is not None:  # position-free tokens, visible to every query
             _, pk, pv = (self._split(t) for t in self.qkv(self.persistent).expand(batch, -1, -1).chunk(3, dim=-1))
             persistent = (pk, pv)
-        # A sliding window attends block by block (window queries against the keys they can see): O(T window).
-        block = length if self.window is None else self.window
+        if self.window is None and persistent is None and k.shape[2] == length:  # plain causal self-attention
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # a fused kernel: no [T, T] scores
+            return self.out(y.transpose(1, 2).flatten(2)), new_cache
+        # A sliding window attends block by block (window queries against the keys they can see): O(T window);
+        # full attention over a cache or extra tokens in blocks whose masked scores stay within SCORE_BUDGET.
+        block = self.window or max(1, SCORE_BUDGET // (batch * self.heads * k.shape[2]))
         outputs = [
             self._attend(q[:, :, a : a + block], positions[a : a + block], k, v, key_positions, persistent)
             for a in range(0, length, block)
