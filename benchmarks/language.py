@@ -6,6 +6,10 @@ window, in one run.
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --minutes 5 --backbones mag transformer
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --parameters transformer
 
+Each model's learning-rate schedule is set to end with its budget: its optimizer steps per second are
+timed on a few batches first (`steps_within`), and `train.max_steps` is set to the steps that fit in 80% of
+the budget (the rest goes to validation passes); `train.max_minutes` stays as a hard stop.
+
 `--parameters` sizes every model (embedding, backbone, tied head) to one parameter count by choosing its
 width (`titans.language.model.width_for_parameters`; `heads` is kept): a number, or a backbone name for
 that backbone's count at each definition's width (`language-shakespeare`, then `niah`). Unset, every
@@ -22,7 +26,10 @@ import argparse
 import time
 from pathlib import Path
 
+import numpy as np
+import torch
 from niah import count_or_backbone, size, width_overrides
+from torch.utils.data import DataLoader
 
 from titans.pipelines import Pipeline
 
@@ -40,11 +47,30 @@ def shakespeare(
         started = time.perf_counter()
         overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}",
                      *widths[name]]  # fmt: skip
-        pipeline = Pipeline.from_yaml("language-shakespeare", overrides)
+        steps = steps_within(minutes, overrides)
+        print(f"{name}: about {steps} optimizer steps fit in {minutes:g} min", flush=True)
+        pipeline = Pipeline.from_yaml("language-shakespeare", [*overrides, f"train.max_steps={steps}"])
         loss = pipeline.run().metrics["val/loss"]
         results[name] = (loss, *size(pipeline), time.perf_counter() - started)
         print(f"{name}: val/loss {loss:.3f} nats/char after {results[name][3]:.0f} s", flush=True)
     return results
+
+
+def steps_within(minutes: float, overrides: list[str], share: float = 0.8) -> int:
+    """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
+    passes), timed on a few real batches, so that the learning-rate schedule decays over the budget: over the
+    definition's 100 epochs it would barely start to."""
+    pipeline = Pipeline.from_yaml("language-shakespeare", overrides)
+    batches = DataLoader(pipeline.splits.train, batch_size=pipeline.spec.train.batch_size, shuffle=True)
+    model, optimizer = pipeline.module.model.train(), torch.optim.AdamW(pipeline.module.model.parameters())
+    seconds = []
+    for _, batch in zip(range(4), batches, strict=False):
+        started = time.perf_counter()
+        pipeline.task.loss(model, batch).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        seconds.append(time.perf_counter() - started)
+    return max(1, int(share * minutes * 60 / float(np.median(seconds[1:]))))  # the first step warms up
 
 
 def needle_recall(names: list[str], parameters: str | None, out: Path) -> dict[str, tuple[int, int, dict]]:
