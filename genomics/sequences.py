@@ -5,15 +5,19 @@
     records = iter_fasta("huge.fa.gz", labels="none")       # a generator: one record at a time, same checks
     records = read_fasta("train.fa", labels="ids.tsv")      # labels from an id -> label table
     records = read_table("train.csv")                       # a CSV with sequence,label columns
+    records = iter_table("huge.tsv", labels=False)          # a generator over a table's rows (prediction)
+    records = iter_fasta_folder("new/", labels="none")      # every FASTA/FASTQ file of a folder, in name order
     records = read_class_folders("train/")                  # one subfolder per class (Genomic Benchmarks)
 
 Sequences are normalised: soft-masked lowercase to upper case, RNA's U to T, IUPAC ambiguity codes to N
 (or refused, `ambiguous="error"`).  Errors name the file and the record: empty or non-FASTA files,
-duplicate ids, missing labels, characters that are not nucleotides.
+duplicate ids, missing labels, characters that are not nucleotides.  Tables are read with the csv module,
+one row at a time (see iter_table).
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import re
 from collections.abc import Iterator
@@ -27,7 +31,10 @@ from Bio import SeqIO
 from titans.pipelines import InputError
 
 AMBIGUOUS = set("RYKMSWBDHVN")
+FASTA_SUFFIXES = (".fa", ".fasta", ".fna")
 FASTQ_SUFFIXES = (".fq", ".fastq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".tab")
+CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default, 131,072 characters, is shorter than many sequences
 LABEL = re.compile(r"(?:^|\s)label=(\S+)")
 Ambiguity = Literal["n", "error"]
 
@@ -54,11 +61,21 @@ def normalize(sequence: str, where: str, ambiguous: Ambiguity = "n") -> str:
     return re.sub("[RYKMSWBDHV]", "N", sequence)
 
 
+def is_sequence_file(path: Path) -> bool:
+    """A FASTA/FASTQ name (plain or .gz, any case), as the readers tell them apart."""
+    return path.name.lower().removesuffix(".gz").endswith(FASTA_SUFFIXES + FASTQ_SUFFIXES)
+
+
 def _open_text(path: Path):
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    opener = gzip.open if path.suffix == ".gz" else open
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
     return opener(path, "rt", encoding="utf-8")
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> InputError:
+    byte = error.object[error.start]
+    return InputError(f"{path}: not UTF-8 text (byte {byte:#04x}; a binary file or another encoding)")
 
 
 def _label_table(path: Path) -> dict[str, str]:
@@ -78,7 +95,7 @@ def _label_table(path: Path) -> dict[str, str]:
 def iter_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambiguity = "n") -> Iterator[Record]:
     """The records of a FASTA/FASTQ file one at a time, checked as they come (read_fasta's rules)."""
     path = Path(path)
-    stem = path.name.removesuffix(".gz")
+    stem = path.name.lower().removesuffix(".gz")
     kind = "fastq" if stem.endswith(FASTQ_SUFFIXES) else "fasta"
     table = None if labels in ("header", "none") else _label_table(Path(labels))
     seen: set[str] = set()
@@ -104,9 +121,7 @@ def iter_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambig
     except InputError:
         raise
     except UnicodeDecodeError as error:
-        raise InputError(
-            f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x}; a binary file or another encoding)"
-        ) from None
+        raise _not_utf8(path, error) from None
     except (EOFError, gzip.BadGzipFile, OSError) as error:
         raise InputError(f"{path}: cannot read as {kind.upper()} ({error.__class__.__name__}: {error})") from None
     except ValueError as error:  # Biopython's parse errors
@@ -123,29 +138,92 @@ def read_fasta(path: str | Path, labels: str | Path = "header", ambiguous: Ambig
     return list(iter_fasta(path, labels, ambiguous))
 
 
-def read_table(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
-    """A CSV/TSV with `sequence` and `label` columns (and optionally `id`)."""
+def iter_fasta_folder(path: str | Path, labels: str | Path = "none", ambiguous: Ambiguity = "n") -> Iterator[Record]:
+    """The records of every FASTA/FASTQ file directly in a folder (other files and subfolders are not read),
+    files in name order, ids kept; an id in two files is refused, naming both."""
+    path = Path(path)
+    if not path.is_dir():
+        raise InputError(f"{path}: no such folder")
+    files = sorted((file for file in path.iterdir() if file.is_file() and is_sequence_file(file)),
+                   key=lambda file: file.name)  # fmt: skip
+    if not files:
+        suffixes = ", ".join(FASTA_SUFFIXES + FASTQ_SUFFIXES)
+        raise InputError(f"{path}: no FASTA/FASTQ files in the folder ({suffixes}, plain or .gz)")
+    file_of: dict[str, Path] = {}  # id -> the file it came from (within a file, iter_fasta refuses repeats)
+    for file in files:
+        for record in iter_fasta(file, labels, ambiguous):
+            first = file_of.setdefault(record.id, file)
+            if first != file:
+                raise InputError(f"{record.where}: duplicate id {record.id!r}, also in {first}")
+            yield record
+
+
+def _table_record(
+    fields: list[str], column: dict[str, int], line: int, where: str, seen: set[str], ambiguous: Ambiguity
+) -> Record:
+    """One checked row: `column` maps id/sequence/label to positions; `seen` holds the ids of the rows above."""
+    sequence = fields[column["sequence"]]
+    if not sequence:
+        raise InputError(f"{where}: empty sequence")
+    label = fields[column["label"]] if "label" in column else None
+    if label == "":
+        raise InputError(f"{where}: empty label")
+    if "id" not in column:
+        return Record(f"row{line}", normalize(sequence, where, ambiguous), label, where)
+    id_ = fields[column["id"]]
+    if not id_:
+        raise InputError(f"{where}: empty id")
+    if id_ in seen:
+        raise InputError(f"{where}: duplicate id {id_!r}")
+    seen.add(id_)
+    return Record(id_, normalize(sequence, where, ambiguous), label, where)
+
+
+def iter_table(path: str | Path, labels: bool = True, ambiguous: Ambiguity = "n") -> Iterator[Record]:
+    """The rows of a CSV/TSV with a `sequence` column, a `label` column unless `labels=False` (then any
+    `label` column is ignored) and optionally an `id` column (else ids `row<n>`), one at a time, checked as
+    they come.  Row n is line n of the file; the header is row 1.
+
+    The csv module rather than polars: it holds one row at a time and knows each row's line, where polars'
+    batched readers parse large chunks ahead on threads of their own (beside torch's) and number rows by
+    chunk; parsing costs little next to the model the rows feed."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    separator = "\t" if path.suffix in (".tsv", ".tab") else ","
-    try:
-        table = pl.read_csv(path, separator=separator, infer_schema=False)
-    except (pl.exceptions.PolarsError, UnicodeDecodeError) as error:
-        raise InputError(f"{path}: not a readable table ({error.__class__.__name__})") from None
-    for column in ("sequence", "label"):
-        if column not in table.columns:
-            raise InputError(f"{path}: no {column!r} column (columns: {', '.join(table.columns)})")
-    ids = table["id"].to_list() if "id" in table.columns else [f"row{n}" for n in range(2, table.height + 2)]
-    records = []
-    for row, (id_, sequence, label) in enumerate(zip(ids, table["sequence"], table["label"]), start=2):
-        where = f"{path}: row {row}"
-        if not sequence or label is None:
-            raise InputError(f"{where}: empty sequence or label")
-        records.append(Record(id_, normalize(sequence, where, ambiguous), label, where))
-    if not records:
-        raise InputError(f"{path}: no data rows")
-    return records
+    csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
+    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    seen: set[str] = set()
+    rows = 0
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle, delimiter=delimiter)
+        try:
+            header = next(reader, [])
+            if not header:
+                raise InputError(f"{path}: no data rows (header only or empty)")
+            for name in ("sequence", "label") if labels else ("sequence",):
+                if name not in header:
+                    raise InputError(f"{path}: no {name!r} column (columns: {', '.join(header)})")
+            wanted = ("id", "sequence", "label") if labels else ("id", "sequence")
+            column = {name: header.index(name) for name in wanted if name in header}
+            for fields in reader:
+                if not fields:  # a blank line
+                    continue
+                where = f"{path}: row {reader.line_num}"
+                if len(fields) != len(header):
+                    raise InputError(f"{where}: {len(fields)} fields, but the header has {len(header)}")
+                rows += 1
+                yield _table_record(fields, column, reader.line_num, where, seen, ambiguous)
+        except UnicodeDecodeError as error:
+            raise _not_utf8(path, error) from None
+        except csv.Error as error:
+            raise InputError(f"{path}: row {reader.line_num}: not readable as CSV ({error})") from None
+    if not rows:
+        raise InputError(f"{path}: no data rows (header only or empty)")
+
+
+def read_table(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
+    """A CSV/TSV with `sequence` and `label` columns (and optionally `id`): iter_table's records."""
+    return list(iter_table(path, labels=True, ambiguous=ambiguous))
 
 
 def read_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
@@ -157,7 +235,7 @@ def read_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> list[Rec
     records = []
     for folder in classes:
         for file in sorted(folder.iterdir()):
-            if file.name.removesuffix(".gz").endswith((".fa", ".fasta", ".fna", *FASTQ_SUFFIXES)):
+            if is_sequence_file(file):
                 for record in read_fasta(file, labels="none", ambiguous=ambiguous):
                     records.append(Record(f"{folder.name}/{record.id}", record.sequence, folder.name, record.where))
             elif file.is_file():

@@ -1,25 +1,52 @@
 """Prediction for sequence files of any size in bounded memory: records are read one at a time
-(`iter_fasta`), predicted a batch at a time, and the rows written as they come into a temporary file
-beside the output, renamed into place at the end, so an error half-way leaves no output file.
+(`unlabelled_records`: a FASTA/FASTQ file, a CSV/TSV table or a folder of FASTA/FASTQ files), predicted a
+batch at a time, and the rows written as they come into a temporary file beside the output, renamed into
+place at the end, so an error half-way leaves no output file.
 
-    count = write_in_batches(iter_fasta("huge.fa.gz", labels="none"), Path("predictions.csv"), rows)
+    count = write_in_batches(unlabelled_records(Path("huge.fa.gz")), Path("predictions.csv"), rows)
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import polars as pl
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from titans.pipelines import InputError
 from titans.pipelines.outputs import write_atomic
 from titans.pipelines.streams import batched
 
-from .sequences import Record
+from .sequences import (
+    FASTA_SUFFIXES,
+    FASTQ_SUFFIXES,
+    TABLE_SUFFIXES,
+    Record,
+    is_sequence_file,
+    iter_fasta,
+    iter_fasta_folder,
+    iter_table,
+)
 
 BATCH = 256
+
+
+def unlabelled_records(path: Path) -> Iterator[Record]:
+    """The records of a file to predict for, read lazily, told apart as training data is (a folder, then a
+    table's suffix, then FASTA/FASTQ), labels ignored; any other kind of file is refused at once."""
+    if path.is_dir():
+        return iter_fasta_folder(path, labels="none")
+    if path.suffix.lower() in TABLE_SUFFIXES:
+        return iter_table(path, labels=False)
+    if is_sequence_file(path):
+        return iter_fasta(path, labels="none")
+    sequences, tables = ", ".join(FASTA_SUFFIXES + FASTQ_SUFFIXES), ", ".join(TABLE_SUFFIXES)
+    raise InputError(
+        f"{path}: unsupported input for prediction (accepted: FASTA/FASTQ {sequences}, plain or .gz; a CSV/TSV "
+        f"table {tables} with a 'sequence' column; a folder of FASTA/FASTQ files)"
+    )
 
 
 def _progress() -> Progress:

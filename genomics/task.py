@@ -18,8 +18,8 @@ from . import multilabel
 from .datasets import LabelledSequences
 from .explain import explain_records
 from .model import DnaClassifier
-from .sequences import Record, iter_fasta, read_fasta
-from .streaming import write_in_batches
+from .sequences import Record, read_fasta
+from .streaming import unlabelled_records, write_in_batches
 from .tokenizers import PAD, KmerTokenizer, reverse_complement
 
 
@@ -202,11 +202,12 @@ class DnaClassification(Task):
 
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
-        """Class probabilities for every record of a FASTA/FASTQ file of any size (labels, if present, are
-        ignored), read and written a batch at a time; the output appears only once every record is done."""
+        """Class probabilities for every record of a FASTA/FASTQ file, a CSV/TSV table with a `sequence`
+        column or a folder of FASTA/FASTQ files, of any size (labels, if present, are ignored), read and
+        written a batch at a time; the output appears only once every record is done."""
         tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
         records = (Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], r.where), None)
-                   for r in iter_fasta(input_path, labels="none"))  # fmt: skip
+                   for r in unlabelled_records(Path(input_path)))  # fmt: skip
 
         def rows(batch: list[Record]) -> pl.DataFrame:
             dataset = EncodedSequences(batch, self.state["classes"], tokenizer, augment=False)

@@ -175,12 +175,12 @@ def evaluate(definition: Definition, checkpoint: Checkpoint, overrides: Override
 def predict(
     definition: Definition,
     checkpoint: Checkpoint,
-    input: Annotated[Path, typer.Option("--input", "-i", help="The file to predict for.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="The file (or, for DNA, folder) to predict for.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the predictions.")],
     overrides: Overrides = None,
 ):
-    """Predict for a new file with a trained checkpoint."""
-    if not input.is_file():
+    """Predict for a new file (or folder of FASTA files) with a trained checkpoint."""
+    if not input.exists():
         raise InputError(f"{input}: no such input file")
     count = _pipeline(definition, overrides, None, checkpoint).predict(checkpoint, input, output)
     console.print(f"{count} predictions written to {output}")

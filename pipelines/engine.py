@@ -318,7 +318,7 @@ class Pipeline:
 
     def predict_file(self, input_path: Path, output_path: Path) -> int:
         """Predictions of the model as it is (restored from a checkpoint or an export) for a user's file."""
-        if not Path(input_path).is_file():
+        if not Path(input_path).exists():
             raise InputError(f"{input_path}: no such input file")
         return self.task.predict(self.module.model.eval(), Path(input_path), Path(output_path))
 

@@ -147,6 +147,19 @@ FASTA_CASES = [
                                       "-o", "{tmp}/run"),
          "are not the checkpoint's", "{tmp}/t.fa: the training data's classes ['c', 'd']",
          {"t.fa": _fasta(20, ("c", "d"))}),
+    Case("predict-table-without-sequence", predict("genomics-fasta", "{dna}", "{tmp}/new.csv"), "no 'sequence' column",
+         "{tmp}/new.csv: no 'sequence' column (columns: id, seq)", {"new.csv": "id,seq\nx,ACGT\n"}),
+    Case("predict-table-invalid-characters", predict("genomics-fasta", "{dna}", "{tmp}/new.csv"),
+         "is not a nucleotide or IUPAC code", "{tmp}/new.csv: row 3: '!', '-'",
+         {"new.csv": "id,sequence\nx,ACGT\ny,AC-GT!\n"}),
+    Case("predict-table-ragged-row", predict("genomics-fasta", "{dna}", "{tmp}/new.tsv"), "fields, but the header has",
+         "{tmp}/new.tsv: row 2: 3 fields", {"new.tsv": "id\tsequence\nx\tACGT\tTT\n"}),
+    Case("predict-table-duplicate-id", predict("genomics-fasta", "{dna}", "{tmp}/new.csv"), "duplicate id",
+         "{tmp}/new.csv: row 3: duplicate id 'x'", {"new.csv": "id,sequence\nx,ACGT\nx,ACGT\n"}),
+    Case("predict-unsupported-input", predict("genomics-fasta", "{dna}", "{tmp}/new.txt"),
+         "unsupported input for prediction (accepted: ", "{tmp}/new.txt", {"new.txt": ">x\nACGT\n"}),
+    Case("predict-folder-duplicate-id", predict("genomics-fasta", "{dna}", "{tmp}"), ", also in ",
+         "{tmp}/b.fa: record 1 (x)", {"a.fa": ">x\nACGT\n", "b.fa": ">x\nACGA\n"}),
 ]  # fmt: skip
 
 

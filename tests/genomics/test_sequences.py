@@ -75,3 +75,12 @@ def test_tokenizers_and_reverse_complement():
     assert nucleotides.encode("ACGTN") == [2, 3, 4, 5, 1] and nucleotides.size == 6
     kmers = KmerTokenizer(3, stride=3)
     assert len(kmers.encode("ACGTACGTA")) == kmers.length(9) == 3 and kmers.size == 66
+
+
+def test_tables_with_a_byte_order_mark_quotes_and_blank_lines(tmp_path):
+    (tmp_path / "t.csv").write_bytes('\ufeffid,sequence,label\nq,ACGT,"tss,promoter"\n\nr,acgu,x\n'.encode())
+    records = read_table(tmp_path / "t.csv")
+    assert [(r.id, r.sequence, r.label) for r in records] == [("q", "ACGT", "tss,promoter"), ("r", "ACGT", "x")]
+    assert records[1].where == f"{tmp_path / 't.csv'}: row 4"  # the line in the file
+    records = read_table(_write(tmp_path / "t.tsv", "label\tsequence\nx\tAC\ny\tGT\n"))
+    assert [(r.id, r.sequence) for r in records] == [("row2", "AC"), ("row3", "GT")]
