@@ -35,9 +35,11 @@ def scores(prediction: np.ndarray, target: np.ndarray) -> tuple[float, float]:
     return float(((prediction - target) ** 2).mean()), float(np.abs(prediction - target).mean())
 
 
-def titans_forecasts(name: str, horizon: int, minutes: float, x: np.ndarray, run_dir: str) -> np.ndarray:
+def titans_forecasts(
+    name: str, horizon: int, minutes: float, x: np.ndarray, run_dir: str, extra: list[str]
+) -> np.ndarray:
     overrides = [f"data.name={name}", f"data.horizon={horizon}", f"train.max_minutes={minutes}", "train.max_epochs=100",
-                 f"output.dir={run_dir}", "output.predictions=false", "output.plots=false"]  # fmt: skip
+                 f"output.dir={run_dir}", "output.predictions=false", "output.plots=false", *extra]  # fmt: skip
     pipeline = Pipeline.from_yaml("forecast-ett", overrides)
     pipeline.run()
     pipeline.module.load_state_dict(load_checkpoint(pipeline.output_dir / "checkpoints" / "best.ckpt")["state_dict"])
@@ -78,6 +80,7 @@ def main() -> None:
     parser.add_argument("--horizons", nargs="+", type=int, default=[96])
     parser.add_argument("--minutes", type=float, default=2.0, help="training budget per model")
     parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for the Titans model")
     args = parser.parse_args()
     rows = []
     for name in args.datasets:
@@ -89,7 +92,9 @@ def main() -> None:
             train = values[slice(*data.borders.train)]
             started = time.perf_counter()
             results = {
-                "titans (mag)": titans_forecasts(name, horizon, args.minutes, x, f"runs/benchmark-{name}-{horizon}")
+                "titans (mag)": titans_forecasts(
+                    name, horizon, args.minutes, x, f"runs/benchmark-{name}-{horizon}", args.overrides
+                )
             }
             results["DLinear (gluonts)"] = gluonts_forecasts(DLinearEstimator, train, x, horizon, args.minutes)
             results["PatchTST (gluonts)"] = gluonts_forecasts(

@@ -22,10 +22,10 @@ DNABERT2_MCC = {"prom/prom_core_notata": 68.04, "prom/prom_core_tata": 74.17, "p
                 "tf/0": 71.99, "tf/1": 76.06}  # fmt: skip
 
 
-def neural(task: str, backbone: str, minutes: float) -> float:
+def neural(task: str, backbone: str, minutes: float, extra: list[str]) -> float:
     overrides = [f"data.task={task}", f"model.backbone.name={backbone}", f"train.max_minutes={minutes}",
                  "train.max_epochs=1000", "train.early_stopping_patience=1000", "output.predictions=false",
-                 f"output.dir=runs/benchmark-gue-{task.replace('/', '-')}-{backbone}"]  # fmt: skip
+                 f"output.dir=runs/benchmark-gue-{task.replace('/', '-')}-{backbone}", *extra]  # fmt: skip
     return Pipeline.from_yaml("genomics-gue", overrides).run().metrics["test/mcc"]
 
 
@@ -48,11 +48,12 @@ def main() -> None:
     parser.add_argument("--tasks", nargs="+", default=["prom/prom_core_notata", "prom/prom_core_tata", "tf/0"])
     parser.add_argument("--backbones", nargs="+", default=["mag", "transformer", "cnn"])
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per neural model")
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every neural model")
     args = parser.parse_args()
     rows = []
     for task in args.tasks:
         started = time.perf_counter()
-        scores = {name: neural(task, name, args.minutes) for name in args.backbones}
+        scores = {name: neural(task, name, args.minutes, args.overrides) for name in args.backbones}
         scores["6-mer logistic regression"] = kmer_logistic_regression(task)
         print(f"{task}: {time.perf_counter() - started:.0f} s", flush=True)
         rows += [(task, model, mcc) for model, mcc in scores.items()]

@@ -5,6 +5,8 @@ window, in one run.
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py        # 30 minutes per model
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --minutes 5 --backbones mag transformer
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --parameters transformer
+    TITANS_DATA_DIR=../shared/data python benchmarks/language.py --backbones mac --recall-backbones \
+        --set model.backbone.memory.memory_depth=2          # the papers' MLP memory; no recall evaluation
 
 Each model's learning-rate schedule is set to end with its budget: its optimizer steps per second are
 timed on a few batches first (`steps_within`), and `train.max_steps` is set to the steps that fit in 80% of
@@ -37,16 +39,16 @@ WINDOW_MULTIPLES = (6, 8, 12, 16)  # the needle and its question alone are longe
 
 
 def shakespeare(
-    names: list[str], minutes: float, parameters: str | None, out: Path
+    names: list[str], minutes: float, parameters: str | None, extra: list[str], out: Path
 ) -> dict[str, tuple[float, int, int, float]]:
     """val/loss, width, parameters (embedding, backbone, tied head) and seconds per backbone, each trained
-    for `minutes`, at the definition's width or sized to `parameters`."""
-    widths = width_overrides("language-shakespeare", names, parameters, [])
+    for `minutes`, at the definition's width or sized to `parameters`, with the `extra` overrides."""
+    widths = width_overrides("language-shakespeare", names, parameters, extra)
     results = {}
     for name in names:
         started = time.perf_counter()
         overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}",
-                     *widths[name]]  # fmt: skip
+                     *extra, *widths[name]]  # fmt: skip
         steps = steps_within(minutes, overrides)
         print(f"{name}: about {steps} optimizer steps fit in {minutes:g} min", flush=True)
         pipeline = Pipeline.from_yaml("language-shakespeare", [*overrides, f"train.max_steps={steps}"])
@@ -73,14 +75,16 @@ def steps_within(minutes: float, overrides: list[str], share: float = 0.8) -> in
     return max(1, int(share * minutes * 60 / float(np.median(seconds[1:]))))  # the first step warms up
 
 
-def needle_recall(names: list[str], parameters: str | None, out: Path) -> dict[str, tuple[int, int, dict]]:
-    """Width, parameters and recall (percent) per evaluation length, per backbone."""
+def needle_recall(
+    names: list[str], parameters: str | None, extra: list[str], out: Path
+) -> dict[str, tuple[int, int, dict]]:
+    """Width, parameters and recall (percent) per evaluation length, per backbone, with the `extra` overrides."""
     lengths = [16 * m for m in WINDOW_MULTIPLES]
-    widths = width_overrides("niah", names, parameters, [f"data.eval_lengths={lengths}"])
+    widths = width_overrides("niah", names, parameters, [f"data.eval_lengths={lengths}", *extra])
     curves = {}
     for name in names:
         overrides = [f"model.backbone.name={name}", f"data.eval_lengths={lengths}", f"output.dir={out / name}",
-                     *widths[name]]  # fmt: skip
+                     *extra, *widths[name]]  # fmt: skip
         pipeline = Pipeline.from_yaml("niah", overrides)
         metrics = pipeline.run().metrics
         curves[name] = (*size(pipeline), {n: metrics[f"test/recall@{n}"] for n in lengths})
@@ -90,7 +94,9 @@ def needle_recall(names: list[str], parameters: str | None, out: Path) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backbones", nargs="+", default=["mac", "mag", "transformer"])
-    parser.add_argument("--recall-backbones", nargs="+", default=["mac", "mag", "swa"])
+    parser.add_argument(
+        "--recall-backbones", nargs="*", default=["mac", "mag", "swa"], help="none: skip the recall evaluation"
+    )
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per backbone")
     parser.add_argument(
         "--parameters",
@@ -98,10 +104,11 @@ def main() -> None:
         metavar="N|BACKBONE",
         help="size every model to N parameters, or to BACKBONE's count at the definition's width",
     )
+    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every run")
     args = parser.parse_args()
     out = Path("runs/benchmark-language")
 
-    results = shakespeare(args.backbones, args.minutes, args.parameters, out / "shakespeare")
+    results = shakespeare(args.backbones, args.minutes, args.parameters, args.overrides, out / "shakespeare")
     baseline = results.get("transformer", next(iter(results.values())))[0]
     print(f"\nTiny Shakespeare, {args.minutes:g} min per backbone (goal: Titans below Transformer++, <= 1.60)")
     print("| backbone | width | parameters | val loss (nats/char) | ratio to transformer | wall time |")
@@ -109,7 +116,9 @@ def main() -> None:
     for name, (loss, width, parameters, seconds) in results.items():
         print(f"| {name} | {width} | {parameters:,} | {loss:.3f} | {loss / baseline:.3f} | {seconds:.0f} s |")
 
-    curves = needle_recall(args.recall_backbones, args.parameters, out / "niah")
+    if not args.recall_backbones:
+        return
+    curves = needle_recall(args.recall_backbones, args.parameters, args.overrides, out / "niah")
     print("\nPasskey recall (%) at multiples of the attention window (16 characters); goal >= 90% at 16x")
     print("| backbone | width | parameters | " + " | ".join(f"{m}x ({16 * m})" for m in WINDOW_MULTIPLES) + " |")
     print("|---|" + "---|" * (len(WINDOW_MULTIPLES) + 2))
