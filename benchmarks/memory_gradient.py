@@ -27,6 +27,7 @@ CONFIGURATIONS = {
     "matrix memory (depth 1)": {"memory_depth": 1},
     "MLP memory (depth 2, the papers')": {"memory_depth": 2},
     "MLP memory, forget gate off": {"memory_depth": 2, "forget_gate": False},
+    "MLP memory, forget_bias_init -8": {"memory_depth": 2, "forget_bias_init": -8.0},
     "MLP memory, max_lr 0.02": {"memory_depth": 2, "max_lr": 0.02},
 }
 
