@@ -45,7 +45,8 @@ def titans_forecasts(
     pipeline.module.load_state_dict(load_checkpoint(pipeline.output_dir / "checkpoints" / "best.ckpt")["state_dict"])
     model = pipeline.module.model.eval()
     with torch.no_grad():
-        batches = [model(torch.from_numpy(chunk))[..., 0].numpy() for chunk in np.array_split(x, max(1, len(x) // 256))]
+        chunks = np.array_split(x, max(1, len(x) // 256))
+        batches = [model.head.point(model(torch.from_numpy(chunk))).numpy() for chunk in chunks]  # [W, H, C]
     return np.concatenate(batches)
 
 

@@ -7,10 +7,11 @@ window, in one run.
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --parameters transformer
     TITANS_DATA_DIR=../shared/data python benchmarks/language.py --backbones mac --recall-backbones \
         --set model.backbone.memory.memory_depth=2          # the papers' MLP memory; no recall evaluation
+    python benchmarks/language.py --backbones                  # the recall evaluation alone
 
 Each model's learning-rate schedule is set to end with its budget: its optimizer steps per second are
-timed on a few batches first (`steps_within`), and `train.max_steps` is set to the steps that fit in 80% of
-the budget (the rest goes to validation passes); `train.max_minutes` stays as a hard stop.
+timed on a few batches first (`budget.steps_within`), and `train.max_steps` is set to the steps that fit
+in 90% of the budget (the rest goes to validation passes); `train.max_minutes` stays as a hard stop.
 
 `--parameters` sizes every model (embedding, backbone, tied head) to one parameter count by choosing its
 width (`titans.language.model.width_for_parameters`; `heads` is kept): a number, or a backbone name for
@@ -28,10 +29,8 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+from budget import steps_within
 from niah import count_or_backbone, size, width_overrides
-from torch.utils.data import DataLoader
 
 from titans.pipelines import Pipeline
 
@@ -49,30 +48,13 @@ def shakespeare(
         started = time.perf_counter()
         overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}",
                      *extra, *widths[name]]  # fmt: skip
-        steps = steps_within(minutes, overrides)
+        steps = steps_within("language-shakespeare", overrides, minutes)
         print(f"{name}: about {steps} optimizer steps fit in {minutes:g} min", flush=True)
         pipeline = Pipeline.from_yaml("language-shakespeare", [*overrides, f"train.max_steps={steps}"])
         loss = pipeline.run().metrics["val/loss"]
         results[name] = (loss, *size(pipeline), time.perf_counter() - started)
         print(f"{name}: val/loss {loss:.3f} nats/char after {results[name][3]:.0f} s", flush=True)
     return results
-
-
-def steps_within(minutes: float, overrides: list[str], share: float = 0.8) -> int:
-    """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
-    passes), timed on a few real batches, so that the learning-rate schedule decays over the budget: over the
-    definition's 100 epochs it would barely start to."""
-    pipeline = Pipeline.from_yaml("language-shakespeare", overrides)
-    batches = DataLoader(pipeline.splits.train, batch_size=pipeline.spec.train.batch_size, shuffle=True)
-    model, optimizer = pipeline.module.model.train(), torch.optim.AdamW(pipeline.module.model.parameters())
-    seconds = []
-    for _, batch in zip(range(4), batches, strict=False):
-        started = time.perf_counter()
-        pipeline.task.loss(model, batch).backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        seconds.append(time.perf_counter() - started)
-    return max(1, int(share * minutes * 60 / float(np.median(seconds[1:]))))  # the first step warms up
 
 
 def needle_recall(
@@ -91,9 +73,20 @@ def needle_recall(
     return curves
 
 
+def report_shakespeare(results: dict[str, tuple[float, int, int, float]], minutes: float) -> None:
+    baseline = results.get("transformer", next(iter(results.values())))[0]
+    print(f"\nTiny Shakespeare, {minutes:g} min per backbone (goal: Titans below Transformer++, <= 1.60)")
+    print("| backbone | width | parameters | val loss (nats/char) | ratio to transformer | wall time |")
+    print("|---|---|---|---|---|---|")
+    for name, (loss, width, parameters, seconds) in results.items():
+        print(f"| {name} | {width} | {parameters:,} | {loss:.3f} | {loss / baseline:.3f} | {seconds:.0f} s |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--backbones", nargs="+", default=["mac", "mag", "transformer"])
+    parser.add_argument(
+        "--backbones", nargs="*", default=["mac", "mag", "transformer"], help="none: skip Tiny Shakespeare"
+    )
     parser.add_argument(
         "--recall-backbones", nargs="*", default=["mac", "mag", "swa"], help="none: skip the recall evaluation"
     )
@@ -108,13 +101,9 @@ def main() -> None:
     args = parser.parse_args()
     out = Path("runs/benchmark-language")
 
-    results = shakespeare(args.backbones, args.minutes, args.parameters, args.overrides, out / "shakespeare")
-    baseline = results.get("transformer", next(iter(results.values())))[0]
-    print(f"\nTiny Shakespeare, {args.minutes:g} min per backbone (goal: Titans below Transformer++, <= 1.60)")
-    print("| backbone | width | parameters | val loss (nats/char) | ratio to transformer | wall time |")
-    print("|---|---|---|---|---|---|")
-    for name, (loss, width, parameters, seconds) in results.items():
-        print(f"| {name} | {width} | {parameters:,} | {loss:.3f} | {loss / baseline:.3f} | {seconds:.0f} s |")
+    if args.backbones:
+        results = shakespeare(args.backbones, args.minutes, args.parameters, args.overrides, out / "shakespeare")
+        report_shakespeare(results, args.minutes)
 
     if not args.recall_backbones:
         return

@@ -36,6 +36,7 @@ class BackboneConfig:
     chunk_size: int = 16  # memory chunk b (Titans conference version)
     memory: dict = field(default_factory=dict)  # MemoryConfig overrides for the memory layers
     rope_base: float = 10000.0
+    dropout: float = 0.0  # residual dropout on every mixer's and MLP's output, in training only
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "window", "chunk_size"):
@@ -45,6 +46,8 @@ class BackboneConfig:
             raise ValueError(f"BackboneConfig.heads={self.heads}: must divide dim={self.dim}")
         if self.persistent < 0:
             raise ValueError(f"BackboneConfig.persistent={self.persistent}: must be >= 0")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"BackboneConfig.dropout={self.dropout!r}: must be in [0, 1)")
 
 
 class PrimedMemory(nn.Module):
@@ -93,7 +96,8 @@ class CausalConvolution(nn.Module):
 
 
 class Block(nn.Module):
-    """Pre-norm residual mixers, then a pre-norm residual SwiGLU MLP."""
+    """Pre-norm residual mixers, then a pre-norm residual SwiGLU MLP; each branch's output passes residual
+    dropout before it is added (identity unless cfg.dropout > 0 and training)."""
 
     def __init__(self, cfg: BackboneConfig, mixers: list[nn.Module]):
         super().__init__()
@@ -101,15 +105,16 @@ class Block(nn.Module):
         self.norms = nn.ModuleList(nn.RMSNorm(cfg.dim) for _ in mixers)
         self.mlp_norm = nn.RMSNorm(cfg.dim)
         self.mlp = SwiGLU(cfg.dim, int(cfg.mlp_ratio * cfg.dim))
+        self.dropout = nn.Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, state: list | None) -> tuple[Tensor, list]:
         state = state or [None] * len(self.mixers)
         new_state = []
         for mixer, norm, mixer_state in zip(self.mixers, self.norms, state, strict=True):
             y, mixer_state = mixer(norm(x), mixer_state)
-            x = x + y
+            x = x + self.dropout(y)
             new_state.append(mixer_state)
-        return x + self.mlp(self.mlp_norm(x)), new_state
+        return x + self.dropout(self.mlp(self.mlp_norm(x))), new_state
 
 
 @dataclass

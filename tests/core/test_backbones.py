@@ -76,6 +76,24 @@ def test_bad_names_and_fields():
         build_backbone("swa", dim=16, heads=3)
     with pytest.raises(ValueError, match="multiple of the memory chunk_size"):
         build_backbone("mac", window=10, chunk_size=4)
+    with pytest.raises(ValueError, match=r"BackboneConfig.dropout=1.0: must be in \[0, 1\)"):
+        build_backbone("mag", dropout=1.0)
+
+
+def test_residual_dropout_acts_in_training_only():
+    torch.manual_seed(0)
+    bb = build_backbone("mag", **SMALL, dropout=0.5).double()
+    plain = build_backbone("mag", **SMALL).double()
+    plain.load_state_dict(bb.state_dict())
+    x = torch.randn(2, 12, 16, dtype=torch.float64)
+    with torch.no_grad():
+        bb.eval()
+        plain.eval()
+        torch.testing.assert_close(bb(x)[0], plain(x)[0], rtol=0, atol=0)  # evaluation: no dropout
+        bb.train()
+        first, second = bb(x)[0], bb(x)[0]
+    assert not torch.allclose(first, second)  # training: a fresh mask per call
+    assert not torch.allclose(first, plain(x)[0])
 
 
 @pytest.mark.parametrize("name", ["mac", "mag", "transformer"])

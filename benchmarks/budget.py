@@ -1,0 +1,38 @@
+"""Fitting a training run to a wall-clock budget, for the benchmarks that compare models at equal time.
+
+    steps = steps_within("genomics-gue", overrides, minutes=3)
+    Pipeline.from_yaml("genomics-gue", [*overrides, f"train.max_steps={steps}"]).run()
+
+A definition's learning-rate schedule (linear warm-up, then cosine decay) spans `train.max_steps`, or all of
+`train.max_epochs` when no step limit is set. Under a time budget a run stops long before many epochs end,
+so its learning rate would barely start to decay. Setting `train.max_steps` to the steps that fit in the
+budget makes the schedule end with it. The steps are timed on real batches of the definition's model, so the
+result stays deterministic for a given step count; `train.max_minutes` stays as the hard stop.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from titans.pipelines import Pipeline
+
+
+def steps_within(definition: str, overrides: list[str], minutes: float, share: float = 0.9, timed: int = 12) -> int:
+    """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
+    passes), from the median time of the last two thirds of `timed` training steps (the first ones warm up)."""
+    pipeline = Pipeline.from_yaml(definition, overrides)
+    splits, batch_size = pipeline.splits, pipeline.spec.train.batch_size
+    batches = DataLoader(splits.train, batch_size=batch_size, shuffle=True, collate_fn=splits.collate)
+    model, optimizer = pipeline.module.model.train(), torch.optim.AdamW(pipeline.module.model.parameters())
+    seconds = []
+    for _, batch in zip(range(timed), batches, strict=False):
+        started = time.perf_counter()
+        pipeline.task.loss(model, batch).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        seconds.append(time.perf_counter() - started)
+    return max(1, int(share * minutes * 60 / float(np.median(seconds[len(seconds) // 3 :]))))
