@@ -8,8 +8,8 @@ A definition's learning-rate schedule (linear warm-up, then cosine decay) spans 
 so its learning rate would barely start to decay. Setting `train.max_steps` to the steps that fit in the
 budget makes the schedule end with it. The steps are timed on real batches of the definition's model, so the
 result stays deterministic for a given step count; `train.max_minutes` stays as the hard stop.
-language.py uses it. On GUE it cost 4-5 MCC points at 3 minutes (benchmarks/RESULTS.md), so genomics_gue.py
-does not.
+language.py uses it, and step_cost.py uses `seconds_per_step` alone. On GUE it cost 4-5 MCC points at 3
+minutes (benchmarks/RESULTS.md), so genomics_gue.py does not.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ from torch.utils.data import DataLoader
 from titans.pipelines import Pipeline
 
 
-def steps_within(definition: str, overrides: list[str], minutes: float, share: float = 0.9, timed: int = 12) -> int:
-    """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
-    passes), from the median time of the last two thirds of `timed` training steps (the first ones warm up)."""
+def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
+    """Seconds per optimizer step (forward, backward, update) of this definition's model on its own training
+    batches: the median of the last two thirds of `timed` steps (the first ones warm up)."""
     pipeline = Pipeline.from_yaml(definition, overrides)
     splits, batch_size = pipeline.splits, pipeline.spec.train.batch_size
     batches = DataLoader(splits.train, batch_size=batch_size, shuffle=True, collate_fn=splits.collate)
@@ -37,4 +37,10 @@ def steps_within(definition: str, overrides: list[str], minutes: float, share: f
         optimizer.step()
         optimizer.zero_grad()
         seconds.append(time.perf_counter() - started)
-    return max(1, int(share * minutes * 60 / float(np.median(seconds[len(seconds) // 3 :]))))
+    return float(np.median(seconds[len(seconds) // 3 :]))
+
+
+def steps_within(definition: str, overrides: list[str], minutes: float, share: float = 0.9, timed: int = 12) -> int:
+    """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
+    passes), from `seconds_per_step`."""
+    return max(1, int(share * minutes * 60 / seconds_per_step(definition, overrides, timed)))

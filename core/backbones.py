@@ -18,8 +18,9 @@ from torch import Tensor, nn
 
 from .attention import Attention, SwiGLU
 from .config import MemoryConfig
+from .convolution import causal_depthwise_conv
 from .mac import MemoryAsContext
-from .neural_memory import NeuralMemory, causal_depthwise_conv
+from .neural_memory import NeuralMemory
 from .presets import gated_deltanet, linear_attention, memora, moneta, titans_lmm, yaad
 
 
@@ -60,8 +61,8 @@ class PrimedMemory(nn.Module):
         self.persistent = nn.Parameter(torch.randn(persistent, memory_cfg.dim) * 0.02) if persistent else None
 
     def forward(self, x: Tensor, state=None) -> tuple[Tensor, object]:
-        if state is None and self.persistent is not None:
-            _, state = self.memory(self.persistent.expand(x.shape[0], -1, -1))
+        if state is None and self.persistent is not None:  # the same for every sequence: written once
+            state = self.memory(self.persistent[None])[1].repeat(x.shape[0])
         return self.memory(x, state=state)
 
 
@@ -92,7 +93,8 @@ class CausalConvolution(nn.Module):
         self.bias = nn.Parameter(torch.zeros(dim))
 
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return causal_depthwise_conv(x, state, self.weight, self.bias)  # state: the last width - 1 inputs
+        mixed, state = causal_depthwise_conv(x, state, self.weight, self.bias)  # state: the last width - 1 inputs
+        return mixed.mT, state
 
 
 class Block(nn.Module):

@@ -117,12 +117,14 @@ def _coefficients(chunks: MemoryInputs, cfg: MemoryConfig) -> list[list[_Coeffic
         return [part.movedim(-1, -2) for part in gate.split(widths, dim=-1)]
 
     def per_chunk(fields: list[Tensor | None], scores: Tensor | None, lr_rows: Tensor | None) -> list[_Coefficients]:
+        # unbind, not indexing: the backward of n indexed slices would build n zero tensors of the whole size.
         gamma, coef_theta, carry, end_momentum, momentum_end = (None if f is None else f.unbind(1) for f in fields)
+        scores, lr_rows = (None if t is None else t.unbind(1) for t in (scores, lr_rows))
         return [
             _Coefficients(
-                gamma[i], coef_theta[i], None if scores is None else scores[:, i], None if carry is None else carry[i],
+                gamma[i], coef_theta[i], None if scores is None else scores[i], None if carry is None else carry[i],
                 None if end_momentum is None else end_momentum[i], None if momentum_end is None else momentum_end[i],
-                None if lr_rows is None else lr_rows[:, i],
+                None if lr_rows is None else lr_rows[i],
             )
             for i in range(n)
         ]  # fmt: skip

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 
 from .chunked import chunked_recurrence
 from .config import MemoryConfig
+from .convolution import causal_depthwise_conv
 from .kernels import unsupported_reason, warn_fallback
 from .memory_model import memory_apply
 from .reference import reference_recurrence
@@ -62,20 +63,6 @@ def _gate(dim: int, out: int, rank: int | None, bias_init: float) -> nn.Module:
     head = nn.Linear(dim if rank is None else rank, out)
     nn.init.constant_(head.bias, bias_init)
     return head if rank is None else nn.Sequential(nn.Linear(dim, rank, bias=False), head)
-
-
-def causal_depthwise_conv(x: Tensor, cache: Tensor | None, weight: Tensor, bias: Tensor) -> tuple[Tensor, Tensor]:
-    """Depthwise causal convolution of x [B, T, C] with kernel weight [C, K], continuing from `cache` (the
-    previous K - 1 inputs, zeros when None); returns (output [B, T, C], the cache to continue from).
-    Computed as K shifted products: cheaper than conv1d's backward on CPU."""
-    kernel_size, length = weight.shape[1], x.shape[1]
-    if cache is None:
-        cache = x.new_zeros(x.shape[0], kernel_size - 1, x.shape[2])
-    padded = torch.cat([cache, x], dim=1)  # causal: left context only, [B, K - 1 + T, C]
-    mixed = bias.expand_as(x)
-    for j in range(kernel_size):
-        mixed = torch.addcmul(mixed, padded[:, j : j + length], weight[:, j])
-    return mixed, padded[:, padded.shape[1] - (kernel_size - 1) :]
 
 
 class NeuralMemory(nn.Module):
@@ -126,12 +113,12 @@ class NeuralMemory(nn.Module):
     def read(self, x: Tensor, weights: list[Tensor], query_cache: Tensor | None) -> tuple[Tensor, Tensor]:
         """M*(q(x)) through the layer's output path, without writing: [B, T, dim], and the query
         convolution's cache to continue from ([B, conv_kernel - 1, H * D]).  MAC's retrieval (eq. 21)."""
-        cfg, (batch, length, _) = self.cfg, x.shape
+        cfg, batch = self.cfg, x.shape[0]
         inner = cfg.heads * cfg.dim_head
         q, query_cache = causal_depthwise_conv(  # the query rows of the projection and the convolution
             F.linear(x, self.to_qkv.weight[:inner]), query_cache, self.conv.weight[:inner, 0], self.conv.bias[:inner]
         )
-        q = F.normalize(F.silu(q).reshape(batch, length, cfg.heads, cfg.dim_head).transpose(1, 2), dim=-1)
+        q = F.normalize(F.silu(q).unflatten(1, (cfg.heads, cfg.dim_head)).mT, dim=-1)  # [B, H, T, D]
         retrieved = memory_apply(weights, q.flatten(0, 1), cfg.layer_norm_eps)  # [B * H, T, D]
         return self._output(retrieved.unflatten(0, (batch, cfg.heads)).transpose(1, 2), x), query_cache
 
@@ -148,21 +135,24 @@ class NeuralMemory(nn.Module):
         def per_head(t: Tensor) -> Tensor:  # [B, T, H * D] -> [B * H, T, D]
             return t.reshape(batch, length, heads, -1).transpose(1, 2).reshape(batch * heads, length, -1)
 
+        def per_head_channels_first(t: Tensor) -> Tensor:  # [B, H * D, T] -> [B * H, T, D]
+            return t.reshape(batch * heads, -1, length).mT.contiguous()
+
         def gate_logits(gate: nn.Module, channel_wise: bool) -> Tensor:
             """A gate's logits: [B * H, T] per head, or [B * H, T, R] per output channel of every layer."""
             logits = per_head(gate(x))  # [B * H, T, 1 | R]
             return logits if channel_wise else logits.squeeze(-1)
 
-        q, k, v = F.silu(mixed).chunk(3, dim=-1)
+        q, k, v = (per_head_channels_first(t) for t in F.silu(mixed).chunk(3, dim=1))
         lr = (
             cfg.max_lr * torch.sigmoid(gate_logits(self.lr_gate, cfg.channel_lr))
             if self.lr_gate is not None
             else x.new_full((batch * heads, length), cfg.max_lr)
         )
         inputs = MemoryInputs(
-            query=F.normalize(per_head(q), dim=-1),
-            key=F.normalize(per_head(k), dim=-1),
-            value=per_head(v),
+            query=F.normalize(q, dim=-1),
+            key=F.normalize(k, dim=-1),
+            value=v,
             lr=lr,
             log_retain=(
                 F.logsigmoid(-gate_logits(self.forget_gate, cfg.channel_forget))  # log(1 - alpha_t)

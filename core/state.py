@@ -69,6 +69,22 @@ class MemoryState:
         """Cut the autograd history (truncated back-propagation through time)."""
         return detach_state(self)
 
+    def repeat(self, batch: int) -> MemoryState:
+        """This state (of one sequence) as the state of each of `batch` sequences: N = H -> batch x H, with the
+        batch index outermost as everywhere else (n = b * H + h).  Gradients of the copies add up."""
+        if self.conv_cache is not None and self.conv_cache.shape[0] != 1:
+            raise ValueError(f"MemoryState.repeat needs the state of one sequence, got {self.conv_cache.shape[0]}")
+
+        def copies(t: Tensor) -> Tensor:
+            return t.repeat(batch, *(1,) * (t.ndim - 1))
+
+        return MemoryState(
+            memory=[copies(m) for m in self.memory],
+            momentum=None if self.momentum is None else [copies(m) for m in self.momentum],
+            pending=self.pending.map_fields(copies),
+            conv_cache=None if self.conv_cache is None else copies(self.conv_cache),
+        )
+
 
 def detach_state(state):
     """Any streaming state (a memory's, an attention cache, a backbone's nested lists of them) with every

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from titans.core import BACKBONES, build_backbone, detach_state, list_backbones
+from titans.core import BACKBONES, NeuralMemory, build_backbone, detach_state, list_backbones, titans_lmm
+from titans.core.backbones import PrimedMemory
 
 NAMES = sorted(BACKBONES)
 SMALL = {"dim": 16, "depth": 2, "heads": 2, "window": 8, "chunk_size": 4, "persistent": 2}
@@ -107,3 +108,28 @@ def test_detached_backbone_state_streams_the_same_and_cuts_the_graph(name):
     torch.testing.assert_close(detached, attached, rtol=0, atol=0)
     detached.sum().backward()
     assert first.grad is None
+
+
+@pytest.mark.parametrize("memory", [{"memory_depth": 1}, {"memory_depth": 2, "channel_forget": True}])
+def test_persistent_tokens_are_written_once_for_the_whole_batch(memory):
+    """PrimedMemory writes the persistent tokens at batch size 1 and repeats the state; that must equal the
+    memory run over [persistent || x] for every sequence with the persistent outputs dropped, outputs and
+    gradients alike."""
+    torch.manual_seed(0)
+    primed = PrimedMemory(titans_lmm(16, heads=2, chunk_size=4, **memory), persistent=3).double()
+    x = torch.randn(3, 10, 16, dtype=torch.float64)
+    y, _ = primed(x)
+    grads = torch.autograd.grad(y.square().sum(), list(primed.parameters()))
+    prefixed = torch.cat([primed.persistent.expand(3, -1, -1), x], dim=1)
+    y_whole = primed.memory(prefixed)[0][:, 3:]
+    grads_whole = torch.autograd.grad(y_whole.square().sum(), list(primed.parameters()))
+    torch.testing.assert_close(y, y_whole, rtol=1e-10, atol=1e-12)
+    for g, g_whole in zip(grads, grads_whole, strict=True):
+        torch.testing.assert_close(g, g_whole, rtol=1e-9, atol=1e-12)
+
+
+def test_memory_state_repeat_needs_one_sequence():
+    memory = NeuralMemory(titans_lmm(16, heads=2, chunk_size=4))
+    _, state = memory(torch.randn(2, 5, 16))
+    with pytest.raises(ValueError, match="state of one sequence, got 2"):
+        state.repeat(3)
