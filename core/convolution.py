@@ -54,5 +54,8 @@ def causal_depthwise_conv(x: Tensor, cache: Tensor | None, weight: Tensor, bias:
     if cache is None:
         cache = x.new_zeros(x.shape[0], kernel_size - 1, channels)
     padded = torch.cat([cache.mT, x.mT], dim=-1)  # causal: left context only, [B, C, K - 1 + T]
+    if torch.is_autocast_enabled(x.device.type):  # conv1d runs in autocast's dtype: so do the saved operands
+        dtype = torch.get_autocast_dtype(x.device.type)
+        padded, weight, bias = padded.to(dtype), weight.to(dtype), bias.to(dtype)
     mixed = _DepthwiseConv.apply(padded, weight, bias)  # [B, C, T]
     return mixed, padded[..., padded.shape[-1] - (kernel_size - 1) :].mT

@@ -42,6 +42,25 @@ BACKENDS = {
 INFERENCE_PIECE = 4096  # tokens per piece when a long sequence is run without autograd
 
 
+def run_recurrence(
+    backend: str, inputs: MemoryInputs, memory: list[Tensor], momentum: list[Tensor] | None, cfg: MemoryConfig
+) -> tuple[Tensor, list[Tensor], list[Tensor] | None]:
+    """`BACKENDS[backend]` on these inputs.  Under autocast (mixed-precision training) the recurrence runs in
+    float32 with autocast off, while the projections around it keep autocast's dtype: autocast would hand
+    its matrix products bf16 operands and its hand-written gradient steps (layer norm and GELU backward)
+    operands of two dtypes, which CUDA's kernels refuse, and the memory sums many small updates, for which
+    bf16's 8 significant bits are too few."""
+    device = inputs.key.device.type
+    if not torch.is_autocast_enabled(device):
+        return BACKENDS[backend](inputs, memory, momentum, cfg)
+
+    def full(tensors: list[Tensor] | None) -> list[Tensor] | None:
+        return None if tensors is None else [t.float() for t in tensors]
+
+    with torch.autocast(device, enabled=False):
+        return BACKENDS[backend](inputs.map_fields(Tensor.float), full(memory), full(momentum), cfg)
+
+
 def _resolve_backend(backend: str, cfg: MemoryConfig, x: Tensor) -> str:
     """The backend that runs: for "auto", the Triton kernels on CUDA tensors without autograd (inference,
     where their fused forward is 2.4-4.8x faster; their backward recomputes chunks in torch and is slower
@@ -206,7 +225,7 @@ class NeuralMemory(nn.Module):
             memory, momentum = state.memory, state.momentum
             replay = state.pending.length  # tokens since the last chunk boundary, written again
             inputs = inputs.prepend(state.pending)
-        retrieved, memory, momentum = BACKENDS[backend](inputs, memory, momentum, cfg)
+        retrieved, memory, momentum = run_recurrence(backend, inputs, memory, momentum, cfg)
         total = inputs.length
         pending = inputs.slice(total - total % cfg.chunk_size, total)
         new_state = MemoryState(memory=memory, momentum=momentum, pending=pending, conv_cache=conv_cache)

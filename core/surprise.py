@@ -15,8 +15,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .chunked import chunked_recurrence
-from .neural_memory import NeuralMemory
+from .neural_memory import NeuralMemory, run_recurrence
 from .reference import layer_rows, token_grads
 from .state import MemoryState
 
@@ -53,7 +52,7 @@ def _advance(memory: NeuralMemory, chunk, state: MemoryState | None) -> MemorySt
     momentum = None
     if cfg.momentum:
         momentum = [torch.zeros_like(m) for m in start] if state is None or state.momentum is None else state.momentum
-    _, accumulated, momentum = chunked_recurrence(chunk, start, momentum, cfg)
+    _, accumulated, momentum = run_recurrence("chunked", chunk, start, momentum, cfg)
     return MemoryState(accumulated, momentum, chunk.slice(0, 0), None)
 
 

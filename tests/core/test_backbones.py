@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from titans.core import BACKBONES, NeuralMemory, build_backbone, detach_state, list_backbones, titans_lmm
+from titans.core import BACKBONES, NeuralMemory, build_backbone, detach_state, list_backbones, neural_memory, titans_lmm
 from titans.core.backbones import PrimedMemory
 
 NAMES = sorted(BACKBONES)
@@ -133,3 +133,37 @@ def test_memory_state_repeat_needs_one_sequence():
     _, state = memory(torch.randn(2, 5, 16))
     with pytest.raises(ValueError, match="state of one sequence, got 2"):
         state.repeat(3)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_trains_under_mixed_precision_with_the_memory_in_float32(name, monkeypatch):
+    """bf16 autocast (`train.precision: bf16-mixed`): forward and backward run, and the memory recurrence runs
+    with autocast off on float32 operands (autocast would give CUDA's kernels operands of two dtypes)."""
+    seen = []
+    chunked = neural_memory.BACKENDS["chunked"]
+
+    def recording(inputs, memory, momentum, cfg):
+        tensors = [inputs.key, inputs.value, inputs.lr, *memory, *(momentum or [])]
+        seen.append((torch.is_autocast_enabled("cpu"), {t.dtype for t in tensors}))
+        return chunked(inputs, memory, momentum, cfg)
+
+    monkeypatch.setitem(neural_memory.BACKENDS, "chunked", recording)
+    torch.manual_seed(0)
+    bb = build_backbone(name, **{**SMALL, "memory": {"memory_depth": 2}})
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        h, _ = bb(torch.randn(2, 13, 16))
+    h.float().square().mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in bb.parameters() if p.requires_grad)
+    assert all(not autocast and dtypes == {torch.float32} for autocast, dtypes in seen)
+    assert bool(seen) == (name not in ("transformer", "swa", "cnn"))
+
+
+def test_memory_under_mixed_precision_stays_close_to_float32():
+    torch.manual_seed(0)
+    memory = NeuralMemory(titans_lmm(16, heads=2, chunk_size=4))
+    x = torch.randn(2, 21, 16)
+    y, _ = memory(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y_mixed, state_mixed = memory(x)
+    assert state_mixed.memory[0].dtype == torch.float32
+    torch.testing.assert_close(y_mixed.float(), y, rtol=0.05, atol=0.05)

@@ -77,3 +77,11 @@ def test_a_run_stopped_before_its_first_validation_still_evaluates(tmp_path):
     spec["train"] = {**spec["train"], "max_steps": 2, "early_stopping_patience": 2}
     result = Pipeline.from_dict(spec).run()
     assert {"val/loss", "test/loss"} <= set(result.metrics)
+
+
+@pytest.mark.parametrize("definition", ["forecast-demo", "genomics-demo", "language-demo"])
+def test_demos_train_and_evaluate_under_bf16_mixed_precision(definition, tmp_path):
+    """bf16-mixed is what `train.precision: auto` picks on a GPU; on CPU it runs the same autocast paths."""
+    overrides = [f"output.dir={tmp_path}", "train.precision=bf16-mixed", "train.max_steps=3", "output.plots=false"]
+    result = Pipeline.from_yaml(definition, overrides).run()
+    assert result.metrics and all(math.isfinite(value) for value in result.metrics.values())
