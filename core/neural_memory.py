@@ -70,7 +70,9 @@ def _resolve_backend(backend: str, cfg: MemoryConfig, x: Tensor) -> str:
         return backend
     if backend == "auto" and (not x.is_cuda or torch.is_grad_enabled()):
         return "chunked"
-    reason = unsupported_reason(cfg, x)
+    # Under autocast the recurrence runs in float32 (run_recurrence): the dtype whose limits the kernels meet.
+    sample = x.new_empty(0, dtype=torch.float32) if torch.is_autocast_enabled(x.device.type) else x
+    reason = unsupported_reason(cfg, sample)
     if reason is None:
         return "triton"
     warn_fallback(backend, reason)
