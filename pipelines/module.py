@@ -66,6 +66,7 @@ class PipelineModule(L.LightningModule):
             return
         if self.trainer.world_size > 1:  # every rank computes the metrics of the whole split
             outputs = {key: self.all_gather(value).flatten(0, 1) for key, value in outputs.items()}
+        outputs = {key: value.cpu() for key, value in outputs.items()}  # metrics run on the host (scikit-learn)
         self.log_dict(split_metrics(self.task, outputs, "val"), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self) -> dict[str, Any]:
