@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shutil
 import sys
 import time
 import zipfile
@@ -284,6 +285,8 @@ class Pipeline:
         splits, module = self.splits, self.module
         trainer = self._trainer(resume)
         if trainer.is_global_zero:
+            if not resume:  # an earlier run's best.ckpt in this folder must never be evaluated as this run's
+                shutil.rmtree(out / "checkpoints", ignore_errors=True)
             write_text(out / "spec.yaml", yaml.safe_dump(self.spec.model_dump(mode="json"), sort_keys=False))
         started = time.perf_counter()
         trainer.fit(

@@ -85,3 +85,16 @@ def test_demos_train_and_evaluate_under_bf16_mixed_precision(definition, tmp_pat
     overrides = [f"output.dir={tmp_path}", "train.precision=bf16-mixed", "train.max_steps=3", "output.plots=false"]
     result = Pipeline.from_yaml(definition, overrides).run()
     assert result.metrics and all(math.isfinite(value) for value in result.metrics.values())
+
+
+def test_a_new_run_into_a_used_folder_never_evaluates_the_earlier_runs_checkpoint(tmp_path):
+    """A run stopped before its first validation is evaluated from its last checkpoint, not from the best
+    checkpoint an earlier run left in the same output folder."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "run")}}
+    earlier = Pipeline.from_dict({**spec, "train": {**spec["train"], "seed": 1}}).run()
+    assert earlier.checkpoint.name == "best.ckpt"
+    short = {**spec["train"], "max_steps": 2}
+    again = Pipeline.from_dict({**spec, "train": short}).run()
+    alone = Pipeline.from_dict({**spec, "train": short, "output": {"dir": str(tmp_path / "alone")}}).run()
+    assert again.checkpoint.name == "last.ckpt"
+    assert again.metrics == alone.metrics
