@@ -209,9 +209,12 @@ class DnaClassification(Task):
         records = (Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], r.where), None)
                    for r in unlabelled_records(Path(input_path)))  # fmt: skip
 
+        device = next(model.parameters()).device  # the GPU when the engine put the model there
+
         def rows(batch: list[Record]) -> pl.DataFrame:
             dataset = EncodedSequences(batch, self.state["classes"], tokenizer, augment=False)
             tokens, reverse, _, _ = collate([dataset[i] for i in range(len(dataset))])  # [B, T] each
-            return pl.DataFrame(self._table([r.id for r in batch], self._probabilities(model, tokens, reverse)))
+            probabilities = self._probabilities(model, tokens.to(device), reverse.to(device)).cpu()
+            return pl.DataFrame(self._table([r.id for r in batch], probabilities))
 
         return write_in_batches(records, Path(output_path), rows)

@@ -323,7 +323,13 @@ class Pipeline:
         """Predictions of the model as it is (restored from a checkpoint or an export) for a user's file."""
         if not Path(input_path).exists():
             raise InputError(f"{input_path}: no such input file")
-        return self.task.predict(self.module.model.eval(), Path(input_path), Path(output_path))
+        model = self.module.model.to(self._inference_device()).eval()
+        return self.task.predict(model, Path(input_path), Path(output_path))
+
+    def _inference_device(self) -> torch.device:
+        """Where evaluation and prediction run: the GPU when there is one and `train.accelerator` allows it."""
+        gpu = torch.cuda.is_available() and self.spec.train.accelerator != "cpu"
+        return torch.device("cuda" if gpu else "cpu")
 
     def _finish(self, checkpoint: Path, summary: dict[str, Any]) -> RunResult:
         out, metrics, files = self.output_dir, {}, []
@@ -346,7 +352,7 @@ class Pipeline:
     @torch.no_grad()
     def evaluate(self, dataset: Dataset) -> dict[str, torch.Tensor]:
         """The task's outputs over a whole dataset, in one process, on the GPU when there is one."""
-        device = torch.device("cuda" if torch.cuda.is_available() and self.spec.train.accelerator != "cpu" else "cpu")
+        device = self._inference_device()
         model = self.module.model.to(device).eval()
         batches = [
             move_data_to_device(self.task.outputs(model, move_data_to_device(batch, device)), "cpu")
