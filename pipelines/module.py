@@ -56,6 +56,13 @@ class PipelineModule(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=self.spec.train.batch_size)
         return loss
 
+    def on_train_batch_end(self, outputs, batch, batch_index: int) -> None:
+        # Lightning validates at epoch ends and when a run is asked to stop (as a time limit does), but not when
+        # max_steps ends a run mid-epoch: its last steps would never be validated, and the best checkpoint
+        # would be chosen without them. Asking it to stop at the last step makes it validate that step too.
+        if 0 < self.trainer.max_steps <= self.global_step:
+            self.trainer.should_stop = True
+
     def validation_step(self, batch, batch_index: int) -> None:
         self._validation_outputs.append(self.task.outputs(self.model, batch))
 

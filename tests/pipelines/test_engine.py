@@ -1,5 +1,6 @@
 """The engine end to end on the tiny task: every output, determinism, resume after SIGKILL, predict/evaluate."""
 
+import csv
 import json
 import math
 
@@ -98,3 +99,13 @@ def test_a_new_run_into_a_used_folder_never_evaluates_the_earlier_runs_checkpoin
     alone = Pipeline.from_dict({**spec, "train": short, "output": {"dir": str(tmp_path / "alone")}}).run()
     assert again.checkpoint.name == "last.ckpt"
     assert again.metrics == alone.metrics
+
+
+def test_a_run_ended_by_max_steps_mid_epoch_validates_its_last_step(tmp_path):
+    """4 steps per epoch, max_steps 6: validated after steps 4 and 6, so step 6 can be the best checkpoint."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "run")}}
+    spec["train"] = {**spec["train"], "max_steps": 6}
+    result = Pipeline.from_dict(spec).run()
+    with open(result.output_dir / "logs" / "metrics.csv") as log:
+        validated = [int(row["step"]) for row in csv.DictReader(log) if row.get("val/loss")]
+    assert validated == [3, 5]  # Lightning logs the step index, one less than the steps taken
