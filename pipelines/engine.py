@@ -248,8 +248,8 @@ class Pipeline:
             )
             if spec.early_stopping_patience:
                 callbacks.append(
-                    # checked after validations only: a run stopped (max_steps, max_minutes) before its first
-                    # validation has nothing to stop on, and is evaluated from its last checkpoint
+                    # checked after validations only (a run ended by max_steps or max_minutes validates its
+                    # last step too: PipelineModule.on_train_batch_end)
                     EarlyStopping(
                         evaluate.monitor,
                         patience=spec.early_stopping_patience,

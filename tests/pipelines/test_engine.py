@@ -72,8 +72,8 @@ def test_two_process_ddp_on_cpu(tiny_yaml, tmp_path):
     assert "training: 6 steps, 3 epochs" in (tmp_path / "ddp" / "report.md").read_text()
 
 
-def test_a_run_stopped_before_its_first_validation_still_evaluates(tmp_path):
-    """max_steps shorter than an epoch with early stopping on: no validation ran, nothing to stop on."""
+def test_a_run_shorter_than_an_epoch_with_early_stopping_evaluates(tmp_path):
+    """max_steps shorter than an epoch with early stopping on: the only validation is at the last step."""
     spec = {**TINY, "output": {"dir": str(tmp_path / "run")}}
     spec["train"] = {**spec["train"], "max_steps": 2, "early_stopping_patience": 2}
     result = Pipeline.from_dict(spec).run()
@@ -89,14 +89,14 @@ def test_demos_train_and_evaluate_under_bf16_mixed_precision(definition, tmp_pat
 
 
 def test_a_new_run_into_a_used_folder_never_evaluates_the_earlier_runs_checkpoint(tmp_path):
-    """A run stopped before its first validation is evaluated from its last checkpoint, not from the best
-    checkpoint an earlier run left in the same output folder."""
+    """A run without a validation split is evaluated from its last checkpoint, not from the best checkpoint
+    an earlier run left in the same output folder."""
     spec = {**TINY, "output": {"dir": str(tmp_path / "run")}}
     earlier = Pipeline.from_dict({**spec, "train": {**spec["train"], "seed": 1}}).run()
     assert earlier.checkpoint.name == "best.ckpt"
-    short = {**spec["train"], "max_steps": 2}
-    again = Pipeline.from_dict({**spec, "train": short}).run()
-    alone = Pipeline.from_dict({**spec, "train": short, "output": {"dir": str(tmp_path / "alone")}}).run()
+    unvalidated = {**spec, "data": {**spec["data"], "validation": False}}
+    again = Pipeline.from_dict(unvalidated).run()
+    alone = Pipeline.from_dict({**unvalidated, "output": {"dir": str(tmp_path / "alone")}}).run()
     assert again.checkpoint.name == "last.ckpt"
     assert again.metrics == alone.metrics
 

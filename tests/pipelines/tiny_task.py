@@ -17,15 +17,17 @@ from titans.pipelines.outputs import write_text
 
 
 @register("dataset", "tiny-means")
-def tiny_means(*, examples: int = 96, length: int = 12, seed: int = 0) -> dict[str, TensorDataset]:
-    """Random sequences and their means, split 4:1:1."""
+def tiny_means(
+    *, examples: int = 96, length: int = 12, seed: int = 0, validation: bool = True
+) -> dict[str, TensorDataset | None]:
+    """Random sequences and their means, split 4:1:1 (no validation split with `validation: false`)."""
     generator = torch.Generator().manual_seed(seed)
     x = torch.randn(examples, length, 1, generator=generator)  # [N, T, 1]
     y = x.mean(dim=(1, 2))  # [N]
     cut = [examples * 4 // 6, examples * 5 // 6]
     return {
         "train": TensorDataset(x[: cut[0]], y[: cut[0]]),
-        "val": TensorDataset(x[cut[0] : cut[1]], y[cut[0] : cut[1]]),
+        "val": TensorDataset(x[cut[0] : cut[1]], y[cut[0] : cut[1]]) if validation else None,
         "test": TensorDataset(x[cut[1] :], y[cut[1] :]),
     }
 
