@@ -18,24 +18,33 @@ import time
 
 import numpy as np
 import torch
+from lightning.fabric.utilities.apply_func import move_data_to_device
 from torch.utils.data import DataLoader
 
 from titans.pipelines import Pipeline
 
 
 def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
-    """Seconds per optimizer step (forward, backward, update) of this definition's model on its own training
-    batches: the median of the last two thirds of `timed` steps (the first ones warm up)."""
+    """Seconds per optimizer step (batch transfer, forward, backward, update) of this definition's model on its
+    own training batches, on the device and at the precision its training would use: the median of the last
+    two thirds of `timed` steps (the first ones warm up)."""
     pipeline = Pipeline.from_yaml(definition, overrides)
     splits, batch_size = pipeline.splits, pipeline.spec.train.batch_size
     batches = DataLoader(splits.train, batch_size=batch_size, shuffle=True, collate_fn=splits.collate)
-    model, optimizer = pipeline.module.model.train(), torch.optim.AdamW(pipeline.module.model.parameters())
+    device, precision = pipeline.device(), pipeline.precision
+    autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
+    model = pipeline.module.model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters())
     seconds = []
     for _, batch in zip(range(timed), batches, strict=False):
         started = time.perf_counter()
-        pipeline.task.loss(model, batch).backward()
+        with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
+            loss = pipeline.task.loss(model, move_data_to_device(batch, device))
+        loss.backward()
         optimizer.step()
         optimizer.zero_grad()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
     return float(np.median(seconds[len(seconds) // 3 :]))
 

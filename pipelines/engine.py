@@ -268,7 +268,7 @@ class Pipeline:
             loggers.append(TensorBoardLogger(out, name="tensorboard", version=""))
         return L.Trainer(
             accelerator=spec.accelerator, devices=spec.devices, strategy=spec.strategy, num_nodes=spec.num_nodes,
-            precision=_precision(spec.precision), max_epochs=spec.max_epochs, max_steps=spec.max_steps,
+            precision=self.precision, max_epochs=spec.max_epochs, max_steps=spec.max_steps,
             max_time={"minutes": spec.max_minutes} if spec.max_minutes else None,
             gradient_clip_val=spec.gradient_clip, deterministic=spec.deterministic, callbacks=callbacks,
             logger=loggers, log_every_n_steps=spec.log_every_n_steps, enable_progress_bar=interactive,
@@ -323,11 +323,18 @@ class Pipeline:
         """Predictions of the model as it is (restored from a checkpoint or an export) for a user's file."""
         if not Path(input_path).exists():
             raise InputError(f"{input_path}: no such input file")
-        model = self.module.model.to(self._inference_device()).eval()
+        model = self.module.model.to(self.device()).eval()
         return self.task.predict(model, Path(input_path), Path(output_path))
 
-    def _inference_device(self) -> torch.device:
-        """Where evaluation and prediction run: the GPU when there is one and `train.accelerator` allows it."""
+    @property
+    def precision(self) -> str:
+        """Lightning's precision for this run: `train.precision` with "auto" resolved (bf16-mixed on a GPU that
+        supports it, else 32-true)."""
+        return _precision(self.spec.train.precision)
+
+    def device(self) -> torch.device:
+        """Where this pipeline's model runs (training on one device, evaluation, prediction): the GPU when there is
+        one and `train.accelerator` allows it."""
         gpu = torch.cuda.is_available() and self.spec.train.accelerator != "cpu"
         return torch.device("cuda" if gpu else "cpu")
 
@@ -352,7 +359,7 @@ class Pipeline:
     @torch.no_grad()
     def evaluate(self, dataset: Dataset) -> dict[str, torch.Tensor]:
         """The task's outputs over a whole dataset, in one process, on the GPU when there is one."""
-        device = self._inference_device()
+        device = self.device()
         model = self.module.model.to(device).eval()
         batches = [
             move_data_to_device(self.task.outputs(model, move_data_to_device(batch, device)), "cpu")

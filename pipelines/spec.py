@@ -28,6 +28,7 @@ from pydantic import (
     PositiveInt,
     PrivateAttr,
     ValidationError,
+    field_validator,
 )
 
 from .errors import SpecError
@@ -80,6 +81,12 @@ class TrainSpec(_Strict):
     num_workers: NonNegativeInt = 0
     log_every_n_steps: PositiveInt = 10
     tensorboard: bool = False
+
+    @field_validator("precision", mode="before")
+    @classmethod
+    def _precision_as_text(cls, value: Any) -> Any:
+        """`--set train.precision=32` and `precision: 32` in YAML arrive as a number."""
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
 class EvaluateSpec(_Strict):

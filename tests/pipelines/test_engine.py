@@ -5,6 +5,7 @@ import json
 import math
 
 import pytest
+import torch
 import yaml
 
 from titans.pipelines import InputError, Pipeline
@@ -86,6 +87,17 @@ def test_demos_train_and_evaluate_under_bf16_mixed_precision(definition, tmp_pat
     overrides = [f"output.dir={tmp_path}", "train.precision=bf16-mixed", "train.max_steps=3", "output.plots=false"]
     result = Pipeline.from_yaml(definition, overrides).run()
     assert result.metrics and all(math.isfinite(value) for value in result.metrics.values())
+
+
+def test_precision_and_device_resolve_from_the_train_settings():
+    """What training, evaluation and the benchmarks' step timing all run under (`benchmarks/budget.py`)."""
+    explicit = Pipeline.from_yaml("language-demo", ["train.precision=32", "train.accelerator=cpu"])
+    assert explicit.precision == "32-true"
+    assert explicit.device() == torch.device("cpu")
+    assert Pipeline.from_yaml("language-demo", ["train.precision=bf16-mixed"]).precision == "bf16-mixed"
+    gpu = torch.cuda.is_available()
+    assert Pipeline.from_yaml("language-demo").precision == ("bf16-mixed" if gpu else "32-true")
+    assert Pipeline.from_yaml("language-demo").device() == torch.device("cuda" if gpu else "cpu")
 
 
 def test_a_new_run_into_a_used_folder_never_evaluates_the_earlier_runs_checkpoint(tmp_path):
