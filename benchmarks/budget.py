@@ -24,32 +24,41 @@ from torch.utils.data import DataLoader
 from titans.pipelines import Pipeline
 
 
-def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
-    """Seconds per optimizer step (batch transfer, forward, backward, update) of this definition's model on its
-    own training batches, on the device and at the precision its training would use: the median of the last
-    two thirds of `timed` steps (the first ones warm up)."""
+def step_seconds(definition: str, overrides: list[str], timed: int = 12) -> list[float]:
+    """Seconds of each of `timed` optimizer steps (batch transfer, forward, backward, update) of this definition's
+    model on its own training batches, on the device, at the precision and with the compiled or eager loss that
+    its training would use. The first steps warm up (with `train.compile`, the first one compiles)."""
     pipeline = Pipeline.from_yaml(definition, overrides)
     splits, batch_size = pipeline.splits, pipeline.spec.train.batch_size
-    batches = DataLoader(splits.train, batch_size=batch_size, shuffle=True, collate_fn=splits.collate)
+    batches = DataLoader(splits.train, batch_size=batch_size, shuffle=True, collate_fn=splits.collate, drop_last=True)
     device, precision = pipeline.device(), pipeline.precision
     autocast_dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(precision)
-    model = pipeline.module.model.to(device).train()
+    module = pipeline.module
+    model = module.model.to(device).train()
     optimizer = torch.optim.AdamW(model.parameters())
     seconds = []
     for _, batch in zip(range(timed), batches, strict=False):
         started = time.perf_counter()
         with torch.autocast(device.type, dtype=autocast_dtype, enabled=autocast_dtype is not None):
-            loss = pipeline.task.loss(model, move_data_to_device(batch, device))
+            loss = module.training_loss(model, move_data_to_device(batch, device))
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - started)
+    return seconds
+
+
+def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
+    """The median of the last two thirds of `step_seconds`."""
+    seconds = step_seconds(definition, overrides, timed)
     return float(np.median(seconds[len(seconds) // 3 :]))
 
 
 def steps_within(definition: str, overrides: list[str], minutes: float, share: float = 0.9, timed: int = 12) -> int:
     """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
-    passes), from `seconds_per_step`."""
-    return max(1, int(share * minutes * 60 / seconds_per_step(definition, overrides, timed)))
+    passes), less the first step's excess over the others (compiling, with `train.compile`)."""
+    seconds = step_seconds(definition, overrides, timed)
+    per_step = float(np.median(seconds[len(seconds) // 3 :]))
+    return max(1, int((share * minutes * 60 - max(0.0, seconds[0] - per_step)) / per_step))

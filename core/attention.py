@@ -78,9 +78,13 @@ class Attention(nn.Module):
             k, v = torch.cat([cache.key, k], dim=2), torch.cat([cache.value, v], dim=2)
             key_positions = torch.cat([cache.positions, key_positions])
         new_cache = KVCache(k, v, key_positions, start + length)
-        if self.window is not None:  # keep only what the next token can still see
-            kept = start + length - key_positions < self.window
-            new_cache = KVCache(k[:, :, kept], v[:, :, kept], key_positions[kept], start + length)
+        first_key = None
+        if self.window is not None:  # keys hold the contiguous positions first_key .. start + length - 1
+            if context is not None:
+                raise ValueError("Attention: a sliding window cannot take context tokens")
+            first_key = start + length - k.shape[2]
+            kept = k.shape[2] - min(k.shape[2], self.window - 1)  # the next token still sees the last window - 1
+            new_cache = KVCache(k[:, :, kept:], v[:, :, kept:], key_positions[kept:], start + length)
         persistent = None
         if self.persistent is not None:  # position-free tokens, visible to every query
             _, pk, pv = (self._split(t) for t in self.qkv(self.persistent).expand(batch, -1, -1).chunk(3, dim=-1))
@@ -92,16 +96,19 @@ class Attention(nn.Module):
         # full attention over a cache or extra tokens in blocks whose masked scores stay within SCORE_BUDGET.
         block = self.window or max(1, SCORE_BUDGET // (batch * self.heads * k.shape[2]))
         outputs = [
-            self._attend(q[:, :, a : a + block], positions[a : a + block], k, v, key_positions, persistent)
+            self._attend(q[:, :, a : a + block], positions[a : a + block], start + a, first_key, k, v, key_positions,
+                         persistent)
             for a in range(0, length, block)
-        ]
+        ]  # fmt: skip
         return self.out(torch.cat(outputs, dim=2).transpose(1, 2).flatten(2)), new_cache
 
-    def _attend(self, q, positions, k, v, key_positions, persistent) -> Tensor:
-        """SDPA of queries q: [B, H, t, D] at `positions` over the keys they may see: [B, H, t, D]."""
-        if self.window is not None:  # keys are in position order here: keep the slice in reach of the block
-            lo = int((key_positions <= positions[0] - self.window).sum())
-            hi = int((key_positions <= positions[-1]).sum())
+    def _attend(self, q, positions, first_query: int, first_key: int | None, k, v, key_positions, persistent) -> Tensor:
+        """SDPA of queries q: [B, H, t, D] at `positions` (first_query, first_query + 1, ...) over the keys they may
+        see: [B, H, t, D].  With a window the keys are at first_key, first_key + 1, ...: the slice in reach of
+        the block is found from those integers (no data-dependent shapes, so torch.compile traces it whole)."""
+        if self.window is not None:
+            lo = max(0, first_query - self.window + 1 - first_key)
+            hi = min(k.shape[2], first_query + q.shape[2] - first_key)
             k, v, key_positions = k[:, :, lo:hi], v[:, :, lo:hi], key_positions[lo:hi]
         visible = key_positions[None, :] <= positions[:, None]  # [t, L]
         if self.window is not None:

@@ -225,6 +225,7 @@ class Pipeline:
             sampler=sampler,
             collate_fn=self.splits.collate,
             num_workers=spec.num_workers,
+            drop_last=train and spec.compile,  # a compiled step has one batch shape
         )
 
     def _trainer(self, resume: bool) -> L.Trainer:
@@ -283,6 +284,12 @@ class Pipeline:
         if resume and not last.is_file():
             raise InputError(f"{last}: nothing to resume from (no last checkpoint in {out})")
         splits, module = self.splits, self.module
+        train = self.spec.train
+        if train.compile and len(splits.train) < train.batch_size:
+            raise InputError(
+                f"train.compile drops each epoch's last partial batch, and the training split's {len(splits.train)} "
+                f"examples are fewer than train.batch_size={train.batch_size}: lower it or set train.compile=false"
+            )
         trainer = self._trainer(resume)
         if trainer.is_global_zero:
             if not resume:  # an earlier run's best.ckpt in this folder must never be evaluated as this run's

@@ -48,9 +48,11 @@ class PipelineModule(L.LightningModule):
         super().__init__()
         self.spec, self.task, self.model, self.train_size = spec, task, model, train_size
         self._validation_outputs: list[dict[str, Tensor]] = []
+        # Only the training loss is compiled: evaluation and prediction stay eager (and on a GPU pick the kernels).
+        self.training_loss = torch.compile(task.loss, dynamic=False) if spec.train.compile else task.loss
 
     def training_step(self, batch, batch_index: int) -> Tensor:
-        loss = self.task.loss(self.model, batch)
+        loss = self.training_loss(self.model, batch)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"training loss is {loss.item()} at step {self.global_step}; lower train.lr")
         self.log("train/loss", loss, prog_bar=True, batch_size=self.spec.train.batch_size)

@@ -70,6 +70,9 @@ class TrainSpec(_Strict):
     eval_batch_size: PositiveInt | None = None  # default: batch_size
     gradient_clip: NonNegativeFloat | None = 1.0
     precision: Literal["auto", "32", "bf16-mixed", "16-mixed"] = "auto"  # auto: bf16-mixed where supported
+    # torch.compile the training loss: minutes of compiling at the first step, then cheaper steps (a MAG step on
+    # CPU about 30% cheaper); each epoch's last partial batch is dropped so that every step has one shape.
+    compile: bool = False
     seed: int = 0
     deterministic: bool = True
     accelerator: str = "auto"

@@ -57,3 +57,36 @@ def test_long_full_attention_does_not_form_the_score_matrix():
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert y.shape == x.shape and torch.isfinite(y).all()
     assert grown_mib < 1024, f"peak memory grew by {grown_mib:.0f} MiB (the [T, T] scores would take 8 GiB)"
+
+
+def test_sliding_window_equals_the_plain_formula_in_one_pass_and_streamed():
+    """Each token sees itself and the 6 before it; streamed in pieces of 37 and 63 over the cache, which keeps
+    exactly the window - 1 keys the next token can see."""
+    torch.manual_seed(0)
+    layer = Attention(16, 2, window=7).double()
+    x = torch.randn(2, 100, 16, dtype=torch.float64)
+    positions = torch.arange(100)
+    q, k, v = (layer._split(t) for t in layer.qkv(x).chunk(3, dim=-1))
+    q, k = rotate(q, positions, layer.rope_base), rotate(k, positions, layer.rope_base)
+    distance = positions[:, None] - positions[None, :]
+    scores = (q @ k.mT / q.shape[-1] ** 0.5).masked_fill((distance < 0) | (distance >= 7), float("-inf"))
+    plain = layer.out((scores.softmax(-1) @ v).transpose(1, 2).flatten(2))
+    with torch.no_grad():
+        whole, _ = layer(x)
+        first, cache = layer(x[:, :37])
+        second, last_cache = layer(x[:, 37:], cache=cache)
+    torch.testing.assert_close(whole, plain, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=1e-10, atol=1e-10)
+    assert cache.positions.tolist() == list(range(31, 37)) and last_cache.positions.tolist() == list(range(94, 100))
+
+
+def test_sliding_window_traces_without_graph_breaks():
+    """Its slices come from integers, not from tensors read back: torch.compile traces the layer whole."""
+    layer = Attention(16, 2, window=7, persistent=2)
+    explanation = torch._dynamo.explain(layer)(torch.randn(2, 50, 16))
+    assert explanation.graph_break_count == 0, explanation.break_reasons
+
+
+def test_sliding_window_refuses_context_tokens():
+    with pytest.raises(ValueError, match="sliding window cannot take context"):
+        Attention(16, 2, window=7)(torch.randn(1, 8, 16), context=torch.randn(1, 8, 16))
