@@ -110,7 +110,7 @@ def _compiled_against_eager(tiny_yaml, tmp_path, backbone: str) -> None:
 
 
 def test_compiled_training_matches_eager_training(tiny_yaml, tmp_path):
-    """`train.compile` runs the same math through torch.compile: 4 steps of 16 examples (no partial batch to
+    """`train.compile` runs the same math through torch.compile: 4 steps of 16 an epoch (no partial batch to
     drop), the same metrics.  Transformer++ compiles in seconds; the tiny MAG takes minutes (the slow job)."""
     _compiled_against_eager(tiny_yaml, tmp_path, "transformer")
 
