@@ -50,15 +50,19 @@ def step_seconds(definition: str, overrides: list[str], timed: int = 12) -> list
     return seconds
 
 
-def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
-    """The median of the last two thirds of `step_seconds`."""
-    seconds = step_seconds(definition, overrides, timed)
+def _after_warmup(seconds: list[float]) -> float:
+    """The median of the last two thirds of step timings."""
     return float(np.median(seconds[len(seconds) // 3 :]))
+
+
+def seconds_per_step(definition: str, overrides: list[str], timed: int = 12) -> float:
+    """Seconds per optimizer step after the warm-up steps (`step_seconds`)."""
+    return _after_warmup(step_seconds(definition, overrides, timed))
 
 
 def steps_within(definition: str, overrides: list[str], minutes: float, share: float = 0.9, timed: int = 12) -> int:
     """Optimizer steps of this model that fit in `share` of `minutes` (the rest is left for the validation
     passes), less the first step's excess over the others (compiling, with `train.compile`)."""
     seconds = step_seconds(definition, overrides, timed)
-    per_step = float(np.median(seconds[len(seconds) // 3 :]))
+    per_step = _after_warmup(seconds)
     return max(1, int((share * minutes * 60 - max(0.0, seconds[0] - per_step)) / per_step))
