@@ -194,8 +194,7 @@ class Pipeline:
         """The trainable module; built after the data is read or a checkpoint's task state is restored
         (a head may need the number of classes, a featurizer the vocabulary)."""
         if self._module is None:
-            train_size = len(self._splits.train) if self._splits is not None else 0
-            self._module = PipelineModule(self.spec, self.task, self.task.build_model(self.backbone), train_size)
+            self._module = PipelineModule(self.spec, self.task, self.task.build_model(self.backbone))
         return self._module
 
     def load_checkpoint(self, path: Path) -> dict[str, Any]:
@@ -284,6 +283,7 @@ class Pipeline:
         if resume and not last.is_file():
             raise InputError(f"{last}: nothing to resume from (no last checkpoint in {out})")
         splits, module = self.splits, self.module
+        module.train_size = len(splits.train)  # the schedule's length, whenever the module was built
         train = self.spec.train
         if train.compile and len(splits.train) < train.batch_size:
             raise InputError(

@@ -44,9 +44,10 @@ def warmup_cosine(warmup: int, total: float, floor: float):
 
 
 class PipelineModule(L.LightningModule):
-    def __init__(self, spec: PipelineSpec, task: Task, model: nn.Module, train_size: int):
+    def __init__(self, spec: PipelineSpec, task: Task, model: nn.Module):
         super().__init__()
-        self.spec, self.task, self.model, self.train_size = spec, task, model, train_size
+        self.spec, self.task, self.model = spec, task, model
+        self.train_size = 0  # training examples, set by the engine before it fits (the schedule's length)
         self._validation_outputs: list[dict[str, Tensor]] = []
         # Only the training loss is compiled: evaluation and prediction stay eager (and on a GPU pick the kernels).
         self.training_loss = torch.compile(task.loss, dynamic=False) if spec.train.compile else task.loss
@@ -92,7 +93,9 @@ class PipelineModule(L.LightningModule):
         """Optimizer steps the run will take.  Counted here: Lightning's `estimated_stepping_batches` loads
         the training data early, which makes a --resume skip restoring the loader's mid-epoch position."""
         train = self.spec.train
-        per_epoch = math.ceil(math.ceil(self.train_size / self.trainer.world_size) / train.batch_size)
+        per_rank = math.ceil(self.train_size / self.trainer.world_size)
+        # a compiled run drops each epoch's last partial batch (Pipeline._loader)
+        per_epoch = per_rank // train.batch_size if train.compile else math.ceil(per_rank / train.batch_size)
         by_epochs = per_epoch * train.max_epochs if train.max_epochs else math.inf
         return min(by_epochs, train.max_steps if train.max_steps > 0 else math.inf)
 

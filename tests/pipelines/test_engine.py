@@ -148,3 +148,13 @@ def test_a_run_ended_by_max_steps_mid_epoch_validates_its_last_step(tmp_path):
     with open(result.output_dir / "logs" / "metrics.csv") as log:
         validated = [int(row["step"]) for row in csv.DictReader(log) if row.get("val/loss")]
     assert validated == [3, 5]  # Lightning logs the step index, one less than the steps taken
+
+
+def test_the_schedule_spans_the_training_split_even_when_the_module_is_built_before_the_data(tmp_path):
+    """The cosine schedule's length counts the training examples; building the module first (as a notebook
+    may, to look at the model) once left it at zero steps, so the whole run trained at the floor rate."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "usual")}}
+    usual = Pipeline.from_dict(spec).run()
+    early = Pipeline.from_dict({**spec, "output": {"dir": str(tmp_path / "early")}})
+    assert early.module.train_size == 0  # built before any data is read
+    assert early.run().metrics == usual.metrics
