@@ -292,3 +292,7 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -38,3 +38,11 @@ def test_importing_titans_leaves_the_plotting_backend_alone():
     run = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MPLBACKEND": "svg"}, capture_output=True,
                          text=True, check=True)  # fmt: skip
     assert run.stdout.strip() == "svg"
+
+
+def test_the_cli_runs_as_a_module():
+    """`python -m titans.pipelines.cli` is the command a launcher can rerun without the console script (the GUE
+    benchmark's data-parallel processes start this way)."""
+    run = subprocess.run([sys.executable, "-m", "titans.pipelines.cli", "--help"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert "validate" in run.stdout
