@@ -25,7 +25,7 @@ import lightning as L
 import torch
 import yaml
 from lightning.fabric.utilities.apply_func import move_data_to_device
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint, RichProgressBar
+from lightning.pytorch.callbacks import EarlyStopping, EMAWeightAveraging, ModelCheckpoint, RichProgressBar
 from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
 from torch import nn
 from torch.utils.data import Dataset, Sampler
@@ -234,6 +234,8 @@ class Pipeline:
             out / "checkpoints", save_last=True, save_top_k=0, every_n_train_steps=spec.checkpoint_every_n_steps
         )
         callbacks: list = [last]
+        if spec.ema_decay is not None:  # validates and saves the average in place of the weights it trains
+            callbacks.append(EMAWeightAveraging(decay=spec.ema_decay))
         if has_validation:
             callbacks.append(
                 ModelCheckpoint(

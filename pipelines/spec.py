@@ -73,6 +73,9 @@ class TrainSpec(_Strict):
     # torch.compile the training loss: minutes of compiling at the first step, then cheaper steps (a MAG step on
     # CPU about 30% cheaper); each epoch's last partial batch is dropped so that every step has one shape.
     compile: bool = False
+    # An exponential moving average of the weights after every step (Lightning's EMAWeightAveraging), e.g. 0.999:
+    # validation, checkpoints, evaluation and prediction use the average; training goes on from the raw weights.
+    ema_decay: float | None = Field(None, gt=0, lt=1)
     seed: int = 0
     deterministic: bool = True
     accelerator: str = "auto"

@@ -9,6 +9,7 @@ import torch
 import yaml
 
 from titans.pipelines import InputError, Pipeline
+from titans.pipelines.engine import load_checkpoint
 
 from .conftest import TINY, titans
 
@@ -31,14 +32,15 @@ def test_a_run_writes_every_output_and_a_seed_fixes_the_result(tiny_yaml):
     assert other_seed.metrics != first.metrics
 
 
-def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tiny_yaml, tmp_path):
-    uninterrupted = titans("run", str(tiny_yaml), "--output", str(tmp_path / "whole"))
+@pytest.mark.parametrize("settings", [[], ["--set", "train.ema_decay=0.9"]], ids=["plain", "weight-averaging"])
+def test_a_run_killed_mid_epoch_resumes_to_the_same_metrics(tiny_yaml, tmp_path, settings):
+    uninterrupted = titans("run", str(tiny_yaml), "--output", str(tmp_path / "whole"), *settings)
     assert uninterrupted.returncode == 0, uninterrupted.stderr
     # 4 steps per epoch, a checkpoint every 3: killed at step 8, the run resumes from step 6, mid-epoch.
-    killed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), TINY_TASK_KILL_AT_STEP="8")
+    killed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), *settings, TINY_TASK_KILL_AT_STEP="8")
     assert killed.returncode == -9
     assert not (tmp_path / "cut" / "metrics.json").exists()
-    resumed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), "--resume")
+    resumed = titans("run", str(tiny_yaml), "--output", str(tmp_path / "cut"), *settings, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     whole = json.loads((tmp_path / "whole" / "metrics.json").read_text())
     assert json.loads((tmp_path / "cut" / "metrics.json").read_text()) == whole
@@ -158,3 +160,18 @@ def test_the_schedule_spans_the_training_split_even_when_the_module_is_built_bef
     early = Pipeline.from_dict({**spec, "output": {"dir": str(tmp_path / "early")}})
     assert early.module.train_size == 0  # built before any data is read
     assert early.run().metrics == usual.metrics
+
+
+def test_weight_averaging_validates_checkpoints_and_evaluates_the_average(tmp_path):
+    """A decay this close to 1 keeps the average at its first value, the weights after step 1, while training
+    goes on for 12 steps: the run must then score exactly as a run stopped after step 1."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "one-step")}}
+    one_step = Pipeline.from_dict({**spec, "train": {**spec["train"], "max_steps": 1}}).run()
+    averaged_spec = {**spec, "train": {**spec["train"], "ema_decay": 1 - 1e-9}}
+    averaged = Pipeline.from_dict({**averaged_spec, "output": {"dir": str(tmp_path / "averaged")}}).run()
+    assert averaged.metrics == pytest.approx(one_step.metrics, rel=1e-6)
+    checkpoint = load_checkpoint(averaged.checkpoint)
+    trained = checkpoint["current_model_state"]  # the raw weights ride along for --resume
+    assert any(not torch.equal(trained[name], value) for name, value in checkpoint["state_dict"].items())
+    plain = Pipeline.from_dict({**spec, "output": {"dir": str(tmp_path / "plain")}}).run()
+    assert plain.metrics["val/loss"] != pytest.approx(averaged.metrics["val/loss"], rel=1e-3)
