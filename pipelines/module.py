@@ -5,10 +5,12 @@ and `titans evaluate` need nothing but the checkpoint and the definition."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
 import torch
+from lightning.pytorch.callbacks import Timer
 from torch import Tensor, nn
 
 from .spec import PipelineSpec
@@ -29,15 +31,20 @@ def split_metrics(task: Task, outputs: dict[str, Tensor], split: str) -> dict[st
     return metrics | task.detailed_metrics(outputs, split)
 
 
-def warmup_cosine(warmup: int, total: float, floor: float):
-    """Learning-rate factor at a step: linear warm-up to 1, then cosine decay to `floor`."""
+def warmup_cosine(warmup: int, total: float, floor: float, budget_spent: Callable[[], float] | None = None):
+    """Learning-rate factor at a step: linear warm-up to 1, then cosine decay to `floor`. The decay's progress is
+    the share of the `total` steps taken after the warm-up or, when `budget_spent` is given, the share of the
+    wall-clock budget spent (0 to 1), whichever is larger."""
 
     def factor(step: int) -> float:
         if step < warmup:
             return (step + 1) / warmup
-        if not math.isfinite(total) or total <= warmup:
+        by_steps = (step - warmup) / (total - warmup) if math.isfinite(total) and total > warmup else None
+        by_clock = budget_spent() if budget_spent is not None else None
+        shares = [share for share in (by_steps, by_clock) if share is not None]
+        if not shares:  # no step limit and no clock: a constant rate after the warm-up
             return 1.0
-        progress = min(1.0, (step - warmup) / (total - warmup))
+        progress = min(1.0, max(shares))
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
@@ -85,7 +92,8 @@ class PipelineModule(L.LightningModule):
         others = [p for p in self.model.parameters() if p.ndim < 2]
         groups = [{"params": matrices, "weight_decay": train.weight_decay}, {"params": others, "weight_decay": 0.0}]
         optimizer = torch.optim.AdamW(groups, lr=train.lr, betas=train.betas)
-        factor = warmup_cosine(train.warmup_steps, self._total_steps(), train.min_lr_ratio)
+        budget_spent = self._budget_spent if train.schedule_over_minutes else None
+        factor = warmup_cosine(train.warmup_steps, self._total_steps(), train.min_lr_ratio, budget_spent)
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
 
@@ -98,6 +106,12 @@ class PipelineModule(L.LightningModule):
         per_epoch = per_rank // train.batch_size if train.compile else math.ceil(per_rank / train.batch_size)
         by_epochs = per_epoch * train.max_epochs if train.max_epochs else math.inf
         return min(by_epochs, train.max_steps if train.max_steps > 0 else math.inf)
+
+    def _budget_spent(self) -> float:
+        """The share of `train.max_minutes` spent so far, by the trainer's own timer (which a resumed run
+        restores from the checkpoint). Rank 0's reading, so that every data-parallel process steps at one rate."""
+        timer = next(callback for callback in self.trainer.callbacks if isinstance(callback, Timer))
+        return self.trainer.strategy.broadcast(timer.time_elapsed() / (self.spec.train.max_minutes * 60))
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["titans"] = {

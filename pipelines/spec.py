@@ -29,6 +29,7 @@ from pydantic import (
     PrivateAttr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from .errors import SpecError
@@ -76,6 +77,10 @@ class TrainSpec(_Strict):
     # An exponential moving average of the weights after every step (Lightning's EMAWeightAveraging), e.g. 0.999:
     # validation, checkpoints, evaluation and prediction use the average; training goes on from the raw weights.
     ema_decay: float | None = Field(None, gt=0, lt=1)
+    # The cosine decay ends with the wall-clock budget as well: its progress is the larger of the steps' and
+    # max_minutes' shares spent, so a time-limited run still anneals. Each step's rate then depends on the
+    # machine's speed (as the stopping point of any max_minutes run does).
+    schedule_over_minutes: bool = False
     seed: int = 0
     deterministic: bool = True
     accelerator: str = "auto"
@@ -87,6 +92,12 @@ class TrainSpec(_Strict):
     num_workers: NonNegativeInt = 0
     log_every_n_steps: PositiveInt = 10
     tensorboard: bool = False
+
+    @model_validator(mode="after")
+    def _clock_needs_a_budget(self) -> TrainSpec:
+        if self.schedule_over_minutes and self.max_minutes is None:
+            raise ValueError("schedule_over_minutes is true but max_minutes, the budget it spans, is not set")
+        return self
 
     @field_validator("precision", mode="before")
     @classmethod
@@ -258,7 +269,7 @@ def _format_error(error: ValidationError, model: type[BaseModel]) -> str:
                 break
         choices = list(section.model_fields) if section is not None else []
         return f"{field}: unknown key{did_you_mean(location[-1], choices)}"
-    return f"{field}: {first['msg']}"
+    return f"{field}: {first['msg'].removeprefix('Value error, ')}"
 
 
 def parse_spec(raw: dict, source: str = "<dict>", base_dir: Path | None = None) -> PipelineSpec:

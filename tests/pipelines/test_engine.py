@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import yaml
+from lightning.pytorch.callbacks import Timer
 
 from titans.pipelines import InputError, Pipeline
 from titans.pipelines.engine import load_checkpoint
@@ -160,6 +161,26 @@ def test_the_schedule_spans_the_training_split_even_when_the_module_is_built_bef
     early = Pipeline.from_dict({**spec, "output": {"dir": str(tmp_path / "early")}})
     assert early.module.train_size == 0  # built before any data is read
     assert early.run().metrics == usual.metrics
+
+
+def test_a_schedule_over_minutes_anneals_with_the_clock(tmp_path, monkeypatch):
+    """The reference run's cosine spans 8 steps. The clocked run has room for 16 steps, but a fake clock spends
+    its one-minute budget in 8: the decay must follow the clock, step for step, and the timer stop the run at 8,
+    so both runs score the same. Without the clock the second run would decay half as fast."""
+    spec = {**TINY, "output": {"dir": str(tmp_path / "by-steps")}}
+    train = {**spec["train"], "warmup_steps": 0, "max_epochs": 10}
+    by_steps = Pipeline.from_dict({**spec, "train": {**train, "max_steps": 8}}).run()
+    started = {}
+    monkeypatch.setattr(Timer, "on_train_start", lambda timer, trainer, module: started.update(trainer=trainer))
+    steps_taken = lambda: started["trainer"].global_step if started else 0  # noqa: E731
+    monkeypatch.setattr(Timer, "time_elapsed", lambda timer, stage="train": 60 * steps_taken() / 8)
+    clocked_train = {**train, "max_steps": 16, "max_minutes": 1, "schedule_over_minutes": True}
+    clocked = Pipeline.from_dict({**spec, "train": clocked_train, "output": {"dir": str(tmp_path / "clocked")}}).run()
+    assert clocked.metrics == pytest.approx(by_steps.metrics, rel=1e-6)
+    unclocked_train = {**clocked_train, "schedule_over_minutes": False}
+    started.clear()  # the fake clock restarts
+    unclocked = Pipeline.from_dict({**spec, "train": unclocked_train, "output": {"dir": str(tmp_path / "plain")}}).run()
+    assert unclocked.metrics["val/loss"] != pytest.approx(by_steps.metrics["val/loss"], rel=1e-4)
 
 
 def test_weight_averaging_validates_checkpoints_and_evaluates_the_average(tmp_path):

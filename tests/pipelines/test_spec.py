@@ -37,6 +37,7 @@ def test_a_valid_definition_fills_defaults(tiny_yaml):
         ("evaluate.mode=up", "evaluate.mode: Input should be 'min' or 'max'"),
         ("train.batch_size=0", "train.batch_size: Input should be greater than 0"),
         ("train.lr=fast", "train.lr: Input should be a valid number"),
+        ("train.schedule_over_minutes=true", "train: schedule_over_minutes is true but max_minutes, the budget"),
     ],
 )
 def test_bad_fields_are_named_with_the_file(tiny_yaml, override, message):
