@@ -290,6 +290,8 @@ OVERRIDE_CASES = [
          "--set 'name.x=1': name"),
     Case("set-out-of-range", ("validate", "forecast-demo", "--set", "train.batch_size=-1"),
          "Input should be greater than 0", "forecast-demo.yaml: train.batch_size"),
+    Case("set-clock-without-budget", ("validate", "forecast-demo", "--set", "train.schedule_over_minutes=true"),
+         "schedule_over_minutes is true but max_minutes, the budget it spans, is not set", "forecast-demo.yaml: train"),
     Case("set-unknown-dataset", ("validate", "forecast-demo", "--set", "data.name=nope"), "unknown dataset",
          "forecast-demo.yaml: data: unknown dataset 'nope'"),
     Case("set-unknown-option", ("validate", "forecast-demo", "--set", "data.lenght=5"), "unknown option",
