@@ -66,9 +66,14 @@ def test_predict_and_evaluate_from_a_checkpoint(tiny_yaml, tmp_path):
 
 
 @pytest.mark.timeout(300)
-def test_two_process_ddp_on_cpu(tiny_yaml, tmp_path):
+@pytest.mark.parametrize(
+    "settings",
+    [[], ["--set", "train.max_minutes=10", "--set", "train.schedule_over_minutes=true"]],
+    ids=["steps", "clock"],  # the clock's reading is broadcast from rank 0 at every step
+)
+def test_two_process_ddp_on_cpu(tiny_yaml, tmp_path, settings):
     devices = ["--set", "train.strategy=ddp", "--set", "train.devices=2", "--set", "train.accelerator=cpu"]
-    run = titans("run", str(tiny_yaml), "--output", str(tmp_path / "ddp"), *devices)
+    run = titans("run", str(tiny_yaml), "--output", str(tmp_path / "ddp"), *devices, *settings)
     assert run.returncode == 0, run.stderr
     metrics = json.loads((tmp_path / "ddp" / "metrics.json").read_text())
     assert all(math.isfinite(value) for value in metrics.values())
