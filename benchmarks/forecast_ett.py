@@ -6,6 +6,8 @@ under the standard protocol (ETT borders, train-only scaling, MSE/MAE on the sta
 
 Prints the MSE/MAE table and each model's MSE ratio to Titans. Test windows are taken every `--stride`
 rows (1 = the protocol; larger strides make the peers' GluonTS prediction loop affordable on a CPU).
+`--seeds 0 1` trains every model once per seed (Titans through `train.seed`, the peers through Lightning's
+`seed_everything`) and adds each model's mean over the horizons per seed, so the spread is in view.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import lightning
 import numpy as np
 import torch
 from gluonts.dataset.common import ListDataset
@@ -50,8 +53,11 @@ def titans_forecasts(
     return np.concatenate(batches)
 
 
-def gluonts_forecasts(estimator_class, train: np.ndarray, x: np.ndarray, horizon: int, minutes: float, **kwargs):
+def gluonts_forecasts(
+    estimator_class, train: np.ndarray, x: np.ndarray, horizon: int, minutes: float, seed: int, **kwargs
+) -> np.ndarray:
     """Channel-independent, as the peers are run in the literature: every column is an item."""
+    lightning.seed_everything(seed, verbose=False)
     start = "2016-07-01 00:00"
     items = [{"start": start, "target": train[:, column]} for column in range(train.shape[1])]
     estimator = estimator_class(
@@ -81,6 +87,7 @@ def main() -> None:
     parser.add_argument("--horizons", nargs="+", type=int, default=[96])
     parser.add_argument("--minutes", type=float, default=2.0, help="training budget per model")
     parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every model once per seed")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for the Titans model")
     args = parser.parse_args()
     rows = []
@@ -91,41 +98,46 @@ def main() -> None:
             values = windows["test"].values.numpy()  # the whole series, standardised with train statistics
             x, y = test_windows(values, *data.borders.test, 96, horizon, args.stride)
             train = values[slice(*data.borders.train)]
-            started = time.perf_counter()
-            results = {
-                "titans (mag)": titans_forecasts(
-                    name, horizon, args.minutes, x, f"runs/benchmark-{name}-{horizon}", args.overrides
-                )
-            }
-            results["DLinear (gluonts)"] = gluonts_forecasts(DLinearEstimator, train, x, horizon, args.minutes)
-            results["PatchTST (gluonts)"] = gluonts_forecasts(
-                PatchTSTEstimator, train, x, horizon, args.minutes, patch_len=16, stride=8
-            )
-            results["seasonal naive"] = seasonal_naive(x, horizon, data.season)
-            reference = scores(results["titans (mag)"], y)[0]
-            for model, prediction in results.items():
-                mse_value, mae_value = scores(prediction, y)
-                rows.append((name, horizon, model, mse_value, mae_value, mse_value / reference))
-            print(f"{name} H={horizon}: {len(x)} test windows, {time.perf_counter() - started:.0f} s", flush=True)
-    print(f"\n| dataset | horizon | model | MSE | MAE | MSE / titans |  (budget {args.minutes} min per model)")
-    print("|---|---|---|---|---|---|")
-    for name, horizon, model, mse_value, mae_value, ratio in rows:
-        print(f"| {name} | {horizon} | {model} | {mse_value:.3f} | {mae_value:.3f} | {ratio:.2f} |")
+            for seed in args.seeds:
+                started = time.perf_counter()
+                run_dir = f"runs/benchmark-{name}-{horizon}-seed{seed}"
+                titans_overrides = [*args.overrides, f"train.seed={seed}"]
+                results = {"titans (mag)": titans_forecasts(name, horizon, args.minutes, x, run_dir, titans_overrides)}
+                peer = (train, x, horizon, args.minutes, seed)
+                results["DLinear (gluonts)"] = gluonts_forecasts(DLinearEstimator, *peer)
+                results["PatchTST (gluonts)"] = gluonts_forecasts(PatchTSTEstimator, *peer, patch_len=16, stride=8)
+                results["seasonal naive"] = seasonal_naive(x, horizon, data.season)
+                reference = scores(results["titans (mag)"], y)[0]
+                for model, prediction in results.items():
+                    mse_value, mae_value = scores(prediction, y)
+                    rows.append((name, horizon, seed, model, mse_value, mae_value, mse_value / reference))
+                elapsed = time.perf_counter() - started
+                print(f"{name} H={horizon} seed {seed}: {len(x)} test windows, {elapsed:.0f} s", flush=True)
+    print(f"\n| dataset | horizon | seed | model | MSE | MAE | MSE / titans |  (budget {args.minutes} min per model)")
+    print("|---|---|---|---|---|---|---|")
+    for name, horizon, seed, model, mse_value, mae_value, ratio in rows:
+        print(f"| {name} | {horizon} | {seed} | {model} | {mse_value:.3f} | {mae_value:.3f} | {ratio:.2f} |")
     print_means(rows)
 
 
 def print_means(rows: list[tuple]) -> None:
-    """The protocol's headline: per dataset and model, the mean MSE/MAE over the horizons that were run."""
-    print("\n| dataset | model | horizons | mean MSE | mean MAE | mean MSE / titans |")
-    print("|---|---|---|---|---|---|")
+    """The protocol's headline: per dataset and model, the mean MSE/MAE over the horizons (and seeds) that were
+    run, and with several seeds the mean MSE of each seed."""
+    seeds = list(dict.fromkeys(row[2] for row in rows))
+    per_seed = " | " + " | ".join(f"seed {seed}" for seed in seeds) if len(seeds) > 1 else ""
+    print(f"\n| dataset | model | runs | mean MSE | mean MAE | mean MSE / titans{per_seed} |")
+    print("|---|---|---|---|---|---|" + "---|" * (len(seeds) if per_seed else 0))
     for name in dict.fromkeys(row[0] for row in rows):
-        means = {}
-        for model in dict.fromkeys(row[2] for row in rows):
-            mine = [row for row in rows if row[0] == name and row[2] == model]
-            means[model] = (np.mean([row[3] for row in mine]), np.mean([row[4] for row in mine]), len(mine))
-        reference = means["titans (mag)"][0]
-        for model, (mse_value, mae_value, count) in means.items():
-            print(f"| {name} | {model} | {count} | {mse_value:.3f} | {mae_value:.3f} | {mse_value / reference:.2f} |")
+        mine = [row for row in rows if row[0] == name]
+        reference = np.mean([row[4] for row in mine if row[3] == "titans (mag)"])
+        for model in dict.fromkeys(row[3] for row in mine):
+            runs = [row for row in mine if row[3] == model]
+            mse_value, mae_value = np.mean([row[4] for row in runs]), np.mean([row[5] for row in runs])
+            ratio = mse_value / reference
+            line = f"| {name} | {model} | {len(runs)} | {mse_value:.3f} | {mae_value:.3f} | {ratio:.2f} |"
+            if per_seed:
+                line += "".join(f" {np.mean([row[4] for row in runs if row[2] == seed]):.3f} |" for seed in seeds)
+            print(line)
 
 
 if __name__ == "__main__":
