@@ -4,7 +4,8 @@ MCC x 100 on test, with the neural models trained for the same wall-clock budget
 MCC is printed beside them.
 
 Each neural model trains in its own `titans run genomics-gue` process; `--processes 2` makes that two
-data-parallel processes of one core each (Lightning DDP), the issue's budget of 2 CPU cores.
+data-parallel processes of one core each (Lightning DDP), the issue's budget of 2 CPU cores. `--seeds 0 1`
+trains every neural model once per seed (`train.seed`) and prints the mean with every seed's MCC.
 
     TITANS_DATA_DIR=../shared/data python benchmarks/genomics_gue.py --tasks prom/prom_core_tata --minutes 3
 """
@@ -29,11 +30,11 @@ DNABERT2_MCC = {"prom/prom_core_notata": 68.04, "prom/prom_core_tata": 74.17, "p
                 "tf/0": 71.99, "tf/1": 76.06}  # fmt: skip
 
 
-def neural(task: str, backbone: str, minutes: float, processes: int, extra: list[str]) -> float:
-    run_dir = Path("runs") / f"benchmark-gue-{task.replace('/', '-')}-{backbone}"
+def neural(task: str, backbone: str, minutes: float, processes: int, seed: int, extra: list[str]) -> float:
+    run_dir = Path("runs") / f"benchmark-gue-{task.replace('/', '-')}-{backbone}-seed{seed}"
     overrides = [f"data.task={task}", f"model.backbone.name={backbone}", f"train.max_minutes={minutes}",
                  "train.max_epochs=1000", "train.early_stopping_patience=1000", "output.predictions=false",
-                 f"output.dir={run_dir}", *extra]  # fmt: skip
+                 f"output.dir={run_dir}", f"train.seed={seed}", *extra]  # fmt: skip
     if processes > 1:
         overrides += ["train.strategy=ddp", f"train.devices={processes}", "train.accelerator=cpu"]
     command = [sys.executable, "-m", "titans.pipelines.cli", "run", "genomics-gue"]
@@ -65,20 +66,25 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10.0, help="training budget per neural model")
     parser.add_argument("--processes", type=int, default=1,
                         help="data-parallel training processes per neural model, one core each")  # fmt: skip
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every neural model once per seed")
     parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every neural model")
     args = parser.parse_args()
     rows = []
     for task in args.tasks:
         started = time.perf_counter()
-        scores = {name: neural(task, name, args.minutes, args.processes, args.overrides) for name in args.backbones}
-        scores["6-mer logistic regression"] = kmer_logistic_regression(task)
+        scores = {
+            name: [neural(task, name, args.minutes, args.processes, seed, args.overrides) for seed in args.seeds]
+            for name in args.backbones
+        }
+        scores["6-mer logistic regression"] = [kmer_logistic_regression(task)]  # deterministic: one fit
         print(f"{task}: {time.perf_counter() - started:.0f} s", flush=True)
-        rows += [(task, model, mcc) for model, mcc in scores.items()]
+        rows += [(task, model, mccs) for model, mccs in scores.items()]
     budget = f"{args.minutes} min and {args.processes} process(es) per neural model"
-    print(f"\n| task | model | test MCC x 100 | DNABERT-2 (published) |  (budget {budget})")
-    print("|---|---|---|---|")
-    for task, model, mcc in rows:
-        print(f"| {task} | {model} | {mcc:.2f} | {DNABERT2_MCC.get(task, float('nan')):.2f} |")
+    print(f"\n| task | model | test MCC x 100 | per seed {args.seeds} | DNABERT-2 (published) |  (budget {budget})")
+    print("|---|---|---|---|---|")
+    for task, model, mccs in rows:
+        each, published = " / ".join(f"{mcc:.2f}" for mcc in mccs), DNABERT2_MCC.get(task, float("nan"))
+        print(f"| {task} | {model} | {sum(mccs) / len(mccs):.2f} | {each} | {published:.2f} |")
 
 
 if __name__ == "__main__":
