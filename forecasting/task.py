@@ -175,7 +175,8 @@ class Forecasting(Task):
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
         """Forecast the `horizon` steps after the end of a file with the training columns and covariates; with
-        known covariates, the file ends with the horizon's rows: known covariates given, targets empty."""
+        known covariates, the file ends with the horizon's rows: known covariates given, targets empty.  Wide
+        format: step, time, one column per target, then `<column>_q<level>` for a quantile or distribution head."""
         columns, known_covariates = self.state["columns"], self.state["known_covariates"]
         series = read_series(input_path, self.state["time_column"], columns, covariates=self.state["covariates"],
                              known_covariates=known_covariates, future=bool(known_covariates))  # fmt: skip
@@ -187,11 +188,18 @@ class Forecasting(Task):
             future = series.timestamps[-1] + series.frequency * np.arange(1, horizon + 1)
         history = (torch.from_numpy(series.values[-rows:]) - self.state["mean"]) / self.state["scale"]
         inputs, known = future_inputs(self.state, series, future, input_path)
-        forecast = self._original(model.head.point(model(history[None], inputs[None], known[None]))[0]).numpy()
+        raw = model(history[None], inputs[None], known[None])  # [1, H, C, P]
+        forecast = self._original(model.head.point(raw)[0]).numpy()  # [H, C]
         table = {"step": np.arange(1, horizon + 1)}
         if future is not None:
             table[series.time_column] = future
-        table.update(zip(columns, forecast.T))  # [H, C]
+        table.update(zip(columns, forecast.T))
+        if model.head.quantiles:  # <column>_q<level> beside the point forecasts, e.g. load_q0.1
+            quantiles = self._original(model.head.quantile_forecasts(raw)[0].movedim(-1, 0)).numpy()  # [Q, H, C]
+            for c, column in enumerate(columns):
+                table.update(
+                    (f"{column}_q{level:g}", values[:, c]) for level, values in zip(model.head.quantiles, quantiles)
+                )
         frame = pl.DataFrame(table)
         write_atomic(Path(output_path), lambda temporary: frame.write_csv(temporary, datetime_format=TIME_FORMAT))
         return horizon

@@ -50,7 +50,9 @@ def test_forecast_csv_then_predict_the_future(tmp_path):
     result = CliRunner().invoke(app, arguments)  # the model's shape comes from the checkpoint
     assert result.exit_code == 0, result.output
     future = pl.read_csv(tmp_path / "next.csv")
-    assert future.columns == ["step", "time", "load", "temp"] and future.height == 12
+    quantiles = [f"{column}_q{level}" for column in ("load", "temp") for level in (0.1, 0.5, 0.9)]
+    assert future.columns == ["step", "time", "load", "temp", *quantiles] and future.height == 12
+    assert (future["temp_q0.1"] <= future["temp_q0.9"]).all() and (future["load"] == future["load_q0.5"]).all()
     assert future["time"][0] == "2023-03-05 04:00:00"  # one hour after the last row given
 
 
@@ -73,7 +75,10 @@ def test_covariates_calendar_and_a_student_t_head_end_to_end(tmp_path):
     arguments = ["predict", "forecast-csv", "-c", str(tmp_path / "run/checkpoints/best.ckpt"),
                  "-i", str(tmp_path / "recent.csv"), "-o", str(tmp_path / "next.csv")]  # fmt: skip
     assert CliRunner().invoke(app, arguments).exit_code == 0
-    assert pl.read_csv(tmp_path / "next.csv").columns == ["step", "time", "load"]
+    future = pl.read_csv(tmp_path / "next.csv")
+    assert future.columns == ["step", "time", "load", "load_q0.1", "load_q0.5", "load_q0.9"]
+    assert (future["load_q0.1"] < future["load"]).all() and (future["load"] < future["load_q0.9"]).all()
+    assert (future["load"] - future["load_q0.5"]).abs().max() < 1e-4  # the median is the point forecast
     frame.head(60).drop("temp").write_csv(tmp_path / "recent.csv")
     failed = CliRunner().invoke(app, arguments)
     assert failed.exit_code == 2 and "no column 'temp' among the covariates" in failed.stderr
