@@ -81,7 +81,8 @@ def test_predict_reads_the_future_rows_and_refuses_a_file_without_them(tmp_path)
     result = CliRunner().invoke(app, arguments)
     assert result.exit_code == 0, result.output
     forecast = pl.read_csv(tmp_path / "next.csv")
-    assert forecast.columns == ["step", "time", "sales"] and forecast.height == 8
+    quantiles = ["sales_q0.1", "sales_q0.5", "sales_q0.9"]  # forecast-csv has a quantile head
+    assert forecast.columns == ["step", "time", "sales", *quantiles] and forecast.height == 8
     assert forecast["time"].to_list() == recent["time"].dt.strftime("%Y-%m-%d %H:%M:%S").to_list()[32:]
     truth = frame["sales"].to_numpy()[2932:2940]
     assert np.mean((forecast["sales"].to_numpy() - truth) ** 2) < 0.4 * np.var(truth)  # promo's values were used
