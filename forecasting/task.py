@@ -194,12 +194,10 @@ class Forecasting(Task):
         if future is not None:
             table[series.time_column] = future
         table.update(zip(columns, forecast.T))
-        if model.head.quantiles:  # <column>_q<level> beside the point forecasts, e.g. load_q0.1
+        if levels := model.head.quantiles:  # <column>_q<level> beside the point forecasts, e.g. load_q0.1
             quantiles = self._original(model.head.quantile_forecasts(raw)[0].movedim(-1, 0)).numpy()  # [Q, H, C]
-            for c, column in enumerate(columns):
-                table.update(
-                    (f"{column}_q{level:g}", values[:, c]) for level, values in zip(model.head.quantiles, quantiles)
-                )
+            table.update((f"{column}_q{level:g}", values[:, c]) for c, column in enumerate(columns)
+                         for level, values in zip(levels, quantiles))  # fmt: skip
         frame = pl.DataFrame(table)
         write_atomic(Path(output_path), lambda temporary: frame.write_csv(temporary, datetime_format=TIME_FORMAT))
         return horizon
