@@ -1,7 +1,9 @@
 """The DNA classifier: tokens -> embedding -> backbone -> pooling over the sequence -> class logits.
 
 Featurizers (`nucleotides`, `kmers`) carry the tokenizer and the embedding; `reverse_complement: true`
-trains on either strand at random and averages both strands' predictions at inference.
+averages both strands' predictions at inference, and trains either on one strand drawn at random per example
+(`strands: random`) or on both strands' averaged prediction, the one inference makes (`strands: both`, twice the
+computation per example: a causal backbone then learns from each base's context on both sides).
 Heads pool the backbone's outputs over the real (unpadded) tokens: mean, max, last, or attention
 (a learned query scores every position)."""
 
@@ -12,15 +14,21 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from titans.pipelines import register
+from titans.pipelines import SpecError, register
 
 from .tokenizers import PAD, KmerTokenizer
 
+Strands = Literal["random", "both"]
+
 
 class DnaFeaturizer(nn.Module):
-    def __init__(self, dim: int, tokenizer: KmerTokenizer, reverse_complement: bool):
+    def __init__(self, dim: int, tokenizer: KmerTokenizer, reverse_complement: bool, strands: Strands):
         super().__init__()
-        self.tokenizer, self.reverse_complement = tokenizer, reverse_complement
+        if strands == "both" and not reverse_complement:
+            raise SpecError(
+                "features.strands=both trains on the reverse complement, but features.reverse_complement=false"
+            )
+        self.tokenizer, self.reverse_complement, self.strands = tokenizer, reverse_complement, strands
         self.embed = nn.Embedding(tokenizer.size, dim, padding_idx=PAD)
 
     def forward(self, tokens: Tensor) -> Tensor:
@@ -28,15 +36,17 @@ class DnaFeaturizer(nn.Module):
 
 
 @register("featurizer", "nucleotides")
-def nucleotides(dim: int, *, reverse_complement: bool = True) -> DnaFeaturizer:
+def nucleotides(dim: int, *, reverse_complement: bool = True, strands: Strands = "random") -> DnaFeaturizer:
     """One token per nucleotide (A, C, G, T; N and anything ambiguous is the unknown token)."""
-    return DnaFeaturizer(dim, KmerTokenizer(1), reverse_complement)
+    return DnaFeaturizer(dim, KmerTokenizer(1), reverse_complement, strands)
 
 
 @register("featurizer", "kmers")
-def kmers(dim: int, *, k: int = 3, stride: int = 1, reverse_complement: bool = True) -> DnaFeaturizer:
+def kmers(
+    dim: int, *, k: int = 3, stride: int = 1, reverse_complement: bool = True, strands: Strands = "random"
+) -> DnaFeaturizer:
     """k-mer tokens, overlapping (stride 1) or not (stride k)."""
-    return DnaFeaturizer(dim, KmerTokenizer(k, stride), reverse_complement)
+    return DnaFeaturizer(dim, KmerTokenizer(k, stride), reverse_complement, strands)
 
 
 class PoolingHead(nn.Module):

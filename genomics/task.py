@@ -88,7 +88,8 @@ class DnaClassification(Task):
             "crop": data.crop,
             "multi_label": data.multi_label,
         }
-        tokenizer, augment = featurizer_probe.tokenizer, featurizer_probe.reverse_complement
+        tokenizer = featurizer_probe.tokenizer
+        augment = featurizer_probe.reverse_complement and featurizer_probe.strands == "random"
 
         def encode(records: list[Record], train: bool) -> EncodedSequences:
             cropped = [Record(r.id, crop(r.sequence, data.max_length, data.crop, f"{data.source}: {r.id}"), r.label)
@@ -127,26 +128,32 @@ class DnaClassification(Task):
         return DnaClassifier(featurizer, backbone, head)
 
     def loss(self, model: nn.Module, batch) -> Tensor:
-        tokens, _, labels, _ = batch
+        tokens, reverse, labels, _ = batch
+        if model.featurizer.strands == "both":  # the prediction inference makes: both strands averaged
+            return self._example_losses(self._probabilities(model, tokens, reverse), labels).mean()
         if self.multi_label:
             return F.binary_cross_entropy_with_logits(model(tokens), labels)
         return F.cross_entropy(model(tokens), labels)
 
     def _probabilities(self, model: nn.Module, tokens: Tensor, reverse: Tensor) -> Tensor:
+        """Class probabilities [B, K]; with reverse_complement, both strands' (one batch of 2B) averaged."""
         activation = torch.sigmoid if self.multi_label else lambda logits: logits.softmax(-1)
-        probabilities = activation(model(tokens))  # [B, K]
-        if model.featurizer.reverse_complement:  # average both strands
-            probabilities = (probabilities + activation(model(reverse))) / 2
-        return probabilities
+        if not model.featurizer.reverse_complement:
+            return activation(model(tokens))
+        forward, backward = activation(model(torch.cat([tokens, reverse]))).chunk(2)  # both strands share one length
+        return (forward + backward) / 2
+
+    def _example_losses(self, probabilities: Tensor, labels: Tensor) -> Tensor:
+        """Negative log-likelihood of each example's labels under these probabilities: [B]."""
+        if self.multi_label:
+            p = probabilities.float().clamp(1e-6, 1 - 1e-6)  # by hand: F.binary_cross_entropy refuses autocast
+            return -(labels * p.log() + (1 - labels) * (1 - p).log()).mean(1)
+        return F.nll_loss(probabilities.float().clamp_min(1e-12).log(), labels, reduction="none")
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
         tokens, reverse, labels, index = batch
         probabilities = self._probabilities(model, tokens, reverse)
-        if self.multi_label:
-            p = probabilities.float().clamp(1e-6, 1 - 1e-6)  # by hand: F.binary_cross_entropy refuses autocast
-            loss = -(labels * p.log() + (1 - labels) * (1 - p).log()).mean(1)
-        else:
-            loss = F.nll_loss(probabilities.clamp_min(1e-12).log(), labels, reduction="none")
+        loss = self._example_losses(probabilities, labels)
         return {"loss": loss, "probabilities": probabilities, "label": labels, "index": index}
 
     def detailed_metrics(self, outputs: dict[str, Tensor], split: str) -> dict[str, float]:

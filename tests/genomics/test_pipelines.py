@@ -5,6 +5,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from titans.pipelines import InputError, Pipeline, load_spec, lookup
@@ -31,11 +32,7 @@ def test_genomics_demo_learns_the_motif_and_writes_every_output(tmp_path):
 
 
 def test_user_fasta_train_then_predict(tmp_path):
-    lines = []
-    for i in range(80):
-        sequence = ("ACGT" * 10) if i % 2 else ("TTGA" * 10)
-        lines.append(f">s{i} label={'a' if i % 2 else 'b'}\n{sequence}\n")
-    (tmp_path / "train.fa").write_text("".join(lines))
+    _two_motif_fasta(tmp_path / "train.fa")
     (tmp_path / "new.fa").write_text(">x\nACGTACGTACGT\n>y\nTTGATTGATTGA\n")
     overrides = [
         *SMALL,
@@ -59,6 +56,27 @@ def test_user_fasta_train_then_predict(tmp_path):
     for name in ("surprise", "saliency"):
         assert (tmp_path / "why" / f"{name}.bedgraph").read_text().startswith("x\t2\t3\t")
     assert (tmp_path / "why" / "tracks.png").is_file()
+
+
+def _two_motif_fasta(path: Path, records: int = 80) -> Path:
+    lines = [f">s{i} label={'a' if i % 2 else 'b'}\n{('ACGT' if i % 2 else 'TTGA') * 10}\n" for i in range(records)]
+    path.write_text("".join(lines))
+    return path
+
+
+def test_training_on_both_strands_fits_the_averaged_prediction(tmp_path):
+    train = _two_motif_fasta(tmp_path / "train.fa")
+    pipeline = Pipeline.from_yaml("genomics-fasta", [*SMALL, f"data.train={train}", "features.strands=both"])
+    splits, task = pipeline.splits, pipeline.task
+    model = pipeline.module.model.eval()
+    assert [splits.train[0][0].tolist() for _ in range(8)] == [splits.train[0][0].tolist()] * 8  # no strand drawn
+    tokens, _, labels, _ = batch = splits.collate([splits.train[i] for i in range(6)])
+    loss = task.loss(model, batch)
+    assert torch.allclose(loss, task.outputs(model, batch)["loss"].mean())  # the loss inference reports
+    one_strand = torch.nn.functional.cross_entropy(model(tokens), labels)
+    assert not torch.allclose(loss, one_strand)
+    loss.backward()
+    assert model.featurizer.embed.weight.grad.abs().sum() > 0
 
 
 def test_one_class_or_unseen_labels_are_errors(tmp_path):
