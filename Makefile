@@ -4,6 +4,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
+# The test run spreads over one worker process per logical CPU (pytest-xdist); `make test TEST_WORKERS=0` runs serially.
+TEST_WORKERS ?= logical
 PY := $(VENV)/bin/python
 
 .PHONY: setup demo test test-slow bench lint
@@ -23,7 +25,7 @@ demo: setup
 	$(VENV)/bin/titans run language-demo
 
 test: setup
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: setup
 	$(PY) -m pytest -q -m slow
