@@ -88,7 +88,15 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="training budget per model")
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every model once per seed")
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for the Titans model")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for the Titans model",
+    )
     args = parser.parse_args()
     rows = []
     for name in args.datasets:

@@ -74,7 +74,15 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="data-parallel training processes per neural model, one core each")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every neural model once per seed")
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every neural model")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for every neural model",
+    )
     parser.add_argument("--set-for", dest="backbone_overrides", nargs=2, action="append", default=[],
                         metavar=("BACKBONE", "KEY=VALUE"), help="an override for one backbone")  # fmt: skip
     args = parser.parse_args()

@@ -97,7 +97,15 @@ def main() -> None:
         metavar="N|BACKBONE",
         help="size every model to N parameters, or to BACKBONE's count at the definition's width",
     )
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every run")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for every run",
+    )
     args = parser.parse_args()
     out = Path("runs/benchmark-language")
 

@@ -48,7 +48,15 @@ def gradient_reach(overrides: dict, length: int, seed: int = 0) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", nargs="+", type=int, default=[64, 256, 1024])
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="MemoryConfig overrides, KEY=VALUE")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="MemoryConfig overrides",
+    )
     args = parser.parse_args()
     if min(args.lengths) < 48:
         parser.error("--lengths: every length must be at least 48 (three groups of 16 tokens)")

@@ -69,7 +69,15 @@ def main() -> None:
         "--backbones", nargs="+", default=["mag", "mac", "mal", "lmm", "swa", "transformer", "gated-deltanet"]
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train each backbone once per seed")
-    parser.add_argument("--set", dest="overrides", nargs="*", default=[], help="extra overrides for every run")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra overrides for every run",
+    )
     parser.add_argument(
         "--parameters",
         type=count_or_backbone,

@@ -28,7 +28,9 @@ def main() -> None:
     parser.add_argument("--definitions", nargs="+", default=list(DEFINITIONS))
     parser.add_argument("--backbones", nargs="+", default=["mag", "lmm", "swa", "transformer"])
     parser.add_argument("--steps", type=int, default=12, help="steps timed per model (the first third warm up)")
-    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every model")
+    parser.add_argument(
+        "--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every model"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
