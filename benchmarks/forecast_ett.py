@@ -21,6 +21,7 @@ import torch
 from gluonts.dataset.common import ListDataset
 from gluonts.torch.model.d_linear import DLinearEstimator
 from gluonts.torch.model.patch_tst import PatchTSTEstimator
+from set_option import add_set_option
 
 from titans.forecasting import scaled_windows
 from titans.pipelines import Pipeline, lookup
@@ -88,15 +89,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=2.0, help="training budget per model")
     parser.add_argument("--stride", type=int, default=1)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every model once per seed")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra overrides for the Titans model",
-    )
+    add_set_option(parser, "extra overrides for the Titans model")
     args = parser.parse_args()
     rows = []
     for name in args.datasets:

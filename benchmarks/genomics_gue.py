@@ -23,6 +23,7 @@ import sys
 import time
 from pathlib import Path
 
+from set_option import add_set_option
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import matthews_corrcoef
@@ -74,15 +75,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=1,
                         help="data-parallel training processes per neural model, one core each")  # fmt: skip
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train every neural model once per seed")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra overrides for every neural model",
-    )
+    add_set_option(parser, "extra overrides for every neural model")
     parser.add_argument("--set-for", dest="backbone_overrides", nargs=2, action="append", default=[],
                         metavar=("BACKBONE", "KEY=VALUE"), help="an override for one backbone")  # fmt: skip
     args = parser.parse_args()

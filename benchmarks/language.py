@@ -31,6 +31,7 @@ from pathlib import Path
 
 from budget import steps_within
 from niah import count_or_backbone, size, width_overrides
+from set_option import add_set_option
 
 from titans.pipelines import Pipeline
 
@@ -97,15 +98,7 @@ def main() -> None:
         metavar="N|BACKBONE",
         help="size every model to N parameters, or to BACKBONE's count at the definition's width",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra overrides for every run",
-    )
+    add_set_option(parser, "extra overrides for every run")
     args = parser.parse_args()
     out = Path("runs/benchmark-language")
 

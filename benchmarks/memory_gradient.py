@@ -19,6 +19,7 @@ import argparse
 
 import torch
 import yaml
+from set_option import add_set_option
 
 from titans.core import NeuralMemory
 from titans.core.presets import titans_lmm
@@ -48,15 +49,7 @@ def gradient_reach(overrides: dict, length: int, seed: int = 0) -> tuple[float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--lengths", nargs="+", type=int, default=[64, 256, 1024])
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="MemoryConfig overrides",
-    )
+    add_set_option(parser, "MemoryConfig overrides")
     args = parser.parse_args()
     if min(args.lengths) < 48:
         parser.error("--lengths: every length must be at least 48 (three groups of 16 tokens)")

@@ -26,6 +26,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+from set_option import add_set_option
 
 from titans.core import list_backbones
 from titans.core.backbones import BackboneConfig
@@ -69,15 +70,7 @@ def main() -> None:
         "--backbones", nargs="+", default=["mag", "mac", "mal", "lmm", "swa", "transformer", "gated-deltanet"]
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="train each backbone once per seed")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="extend",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="extra overrides for every run",
-    )
+    add_set_option(parser, "extra overrides for every run")
     parser.add_argument(
         "--parameters",
         type=count_or_backbone,

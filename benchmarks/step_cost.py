@@ -19,6 +19,7 @@ import argparse
 
 import torch
 from budget import seconds_per_step
+from set_option import add_set_option
 
 DEFINITIONS = ("language-shakespeare", "forecast-ett", "genomics-gue")
 
@@ -28,16 +29,14 @@ def main() -> None:
     parser.add_argument("--definitions", nargs="+", default=list(DEFINITIONS))
     parser.add_argument("--backbones", nargs="+", default=["mag", "lmm", "swa", "transformer"])
     parser.add_argument("--steps", type=int, default=12, help="steps timed per model (the first third warm up)")
-    parser.add_argument(
-        "--set", action="extend", nargs="+", default=[], metavar="KEY=VALUE", help="overrides for every model"
-    )
+    add_set_option(parser, "overrides for every model")
     args = parser.parse_args()
     torch.manual_seed(0)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print(f"{'definition':<22}{'backbone':<14}{'s/step':>9}{'/ transformer':>15}")
     for definition in args.definitions:
         seconds = {
-            name: seconds_per_step(definition, [*args.set, f"model.backbone.name={name}"], args.steps)
+            name: seconds_per_step(definition, [*args.overrides, f"model.backbone.name={name}"], args.steps)
             for name in args.backbones
         }
         baseline = seconds.get("transformer")

@@ -1,0 +1,55 @@
+"""The benchmark scripts' command lines: their shared `--set` option (benchmarks/set_option.py), and that each
+script starts (imports resolve and `--help` prints) when run as `python benchmarks/NAME.py`."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS_WITH_SET = ["forecast_ett", "genomics_gue", "language", "memory_gradient", "niah", "step_cost"]
+
+
+@pytest.fixture
+def parser(monkeypatch) -> argparse.ArgumentParser:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from set_option import add_set_option
+
+    parser = argparse.ArgumentParser()
+    add_set_option(parser, "overrides for every run")
+    return parser
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--set", "train.lr=3e-3", "--set", "model.backbone.dropout=0.1"],
+        ["--set", "train.lr=3e-3", "model.backbone.dropout=0.1"],
+    ],
+)
+def test_repeated_or_joined_set_flags_keep_every_setting_in_order(parser, argv):
+    assert parser.parse_args(argv).overrides == ["train.lr=3e-3", "model.backbone.dropout=0.1"]
+
+
+def test_no_set_flag_gives_no_overrides(parser):
+    assert parser.parse_args([]).overrides == []
+
+
+def test_a_set_flag_without_a_setting_is_an_error(parser, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["--set"])
+    assert exit_info.value.code == 2
+    assert "--set: expected at least one argument" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", SCRIPTS_WITH_SET)
+def test_the_script_starts_and_documents_set(script):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / f"{script}.py"), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "--set KEY=VALUE [KEY=VALUE ...]" in result.stdout
