@@ -3,6 +3,7 @@ synthetic motif task made on the spot."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,13 +109,11 @@ def gue(
     return _check(LabelledSequences(splits["train"], splits["dev"], splits["test"], max_length, crop, f"gue/{task}"))
 
 
-def _hold_out(
-    records: list[Record], fraction: float, seed: int, path: Path, stratify: bool
-) -> tuple[list[Record], list[Record]]:
-    """A `fraction` of the records for validation, stratified by class (not label sets: too many)."""
+def _hold_out(records: list[Record], fraction: float, seed: int, path: Path) -> tuple[list[Record], list[Record]]:
+    """A `fraction` of the records for validation, stratified by class."""
     labels = [r.label for r in records]
     try:
-        return train_test_split(records, test_size=fraction, random_state=seed, stratify=labels if stratify else None)
+        return train_test_split(records, test_size=fraction, random_state=seed, stratify=labels)
     except ValueError:  # a class of one record, or fewer held-out records than classes
         counts = Counter(labels)
         smallest = min(counts, key=counts.get)
@@ -122,6 +121,31 @@ def _hold_out(
             f"{path}: cannot hold out val_fraction={fraction} of each class from {len(records)} records (class "
             f"{smallest!r} has {counts[smallest]}); add records, change data.val_fraction or give data.valid"
         ) from None
+
+
+def _hold_out_label_sets(
+    records: list[Record], fraction: float, seed: int, path: Path
+) -> tuple[list[Record], list[Record]]:
+    """Multi-label: a `fraction` of the records for validation, stratified by each record's rarest class
+    (`multilabel.strata`).  A class carried by one record stays in training, and a held-out record with a
+    class that no training record has goes back to training, so validation only holds classes the model sees."""
+    strata = multilabel.strata(records)
+    movable = [i for i, stratum in enumerate(strata) if stratum is not None]
+    wanted = math.ceil(fraction * len(records))
+    if wanted >= len(movable):
+        raise InputError(
+            f"{path}: cannot hold out val_fraction={fraction} of {len(records)} records (only {len(movable)} can leave "
+            "training: the others carry a class no other record has); add records, change data.val_fraction or give "
+            "data.valid"
+        )
+    try:
+        _, held = train_test_split(movable, test_size=wanted, random_state=seed, stratify=[strata[i] for i in movable])
+    except ValueError:  # more strata than records to hold out: a plain random draw instead
+        _, held = train_test_split(movable, test_size=wanted, random_state=seed)
+    held = set(held)
+    trained = {name for i, record in enumerate(records) if i not in held for name in record.label.split(";")}
+    held = {i for i in held if set(records[i].label.split(";")) <= trained}
+    return [r for i, r in enumerate(records) if i not in held], [r for i, r in enumerate(records) if i in held]
 
 
 @register("dataset", "sequences")
@@ -139,11 +163,13 @@ def sequences(
     seed: int = 0,
 ) -> LabelledSequences:
     """Your files: FASTA/FASTQ (gzip too; labels in headers or an id,label table), a sequence,label CSV,
-    or a folder per class.  Without `valid`, a stratified `val_fraction` of train is held out.
+    or a folder per class.  Without `valid`, a stratified `val_fraction` of train is held out (by class; with
+    `multi_label`, by each record's rarest class).
     `multi_label`: each label is a set, `a,b` or `a;b` (one sigmoid per class)."""
     records = _read(Path(train), labels, ambiguous, multi_label)
     if valid is None:
-        records, held_out = _hold_out(records, val_fraction, seed, Path(train), stratify=not multi_label)
+        hold_out = _hold_out_label_sets if multi_label else _hold_out
+        records, held_out = hold_out(records, val_fraction, seed, Path(train))
     else:
         held_out = _read(Path(valid), labels, ambiguous, multi_label)
     tested = _read(Path(test), labels, ambiguous, multi_label) if test is not None else None

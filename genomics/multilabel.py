@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 
 import numpy as np
 import torch
@@ -35,6 +36,22 @@ def label_set(record: Record) -> Record:
 
 def classes(records: list[Record]) -> list[str]:
     return sorted({name for record in records for name in record.label.split(";")})
+
+
+def strata(records: list[Record]) -> list[str | None]:
+    """Each record's stratum for a stratified hold-out: its rarest class (a stratum per label set would leave
+    most sets with one record).  None for a record with a class that no other record has: it stays in training.
+    Strata of one record are pooled (into the largest stratum if the pool is a single record too), because a
+    stratified split needs two records in every stratum."""
+    counts = Counter(name for record in records for name in record.label.split(";"))
+    rarest = [min(record.label.split(";"), key=lambda name: (counts[name], name)) for record in records]
+    keyed = [None if counts[name] == 1 else name for name in rarest]
+    sizes = Counter(key for key in keyed if key is not None)
+    pooled = ["" if key is not None and sizes[key] == 1 else key for key in keyed]  # "" is never a class name
+    if pooled.count("") == 1:
+        largest = max(sizes, key=lambda key: (sizes[key], key))
+        pooled = [largest if key == "" else key for key in pooled]
+    return pooled
 
 
 def check_seen(records: list[Record], known: set[str]) -> None:

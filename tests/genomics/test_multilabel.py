@@ -10,6 +10,7 @@ import torch
 from typer.testing import CliRunner
 
 from titans.genomics import metrics, multilabel
+from titans.genomics.sequences import Record
 from titans.pipelines import InputError, Pipeline, lookup
 from titans.pipelines.cli import app
 
@@ -69,6 +70,47 @@ def test_empty_label_sets_and_unseen_labels_name_file_and_record(tmp_path, files
         lookup("dataset", "sequences")(train=tmp_path / "t.fa", multi_label=True, **options)
     assert str(error.value).startswith(str(tmp_path / where)) and message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def _label_set_records(sets: dict[str, int]) -> str:
+    """FASTA text with `count` records of each label set (labels joined by ",")."""
+    names = [labels for labels, count in sets.items() for _ in range(count)]
+    return "".join(f">r{i} label={labels}\nACGT\n" for i, labels in enumerate(names))
+
+
+def test_hold_out_of_label_sets_is_stratified_by_the_rarest_class(tmp_path):
+    """80 records of a, 10 of a,b and 10 of c; a fifth held out must take 2 of each rare class in every seed
+    (a random draw of 20 from 100 takes exactly 2 of 10 with probability 0.32 a seed)."""
+    fasta = _write(tmp_path / "t.fa", _label_set_records({"a": 80, "a,b": 10, "c": 10}))
+    for seed in range(5):
+        data = lookup("dataset", "sequences")(train=fasta, multi_label=True, val_fraction=0.2, seed=seed)
+        held = [r.label for r in data.val]
+        assert len(held) == 20 and len(data.train) == 80
+        assert (held.count("a;b"), held.count("c")) == (2, 2)
+
+
+def test_hold_out_of_label_sets_keeps_every_class_in_training(tmp_path):
+    """A class that one record carries (z), and a class whose two records could both be drawn (y, each
+    record's rarest class being another), stay in training whatever the seed: no validation label is unseen."""
+    sets = {"a": 30, "b": 30, "a,z": 1, "a,p,y": 1, "b,q,y": 1, "p": 1, "q": 1}
+    fasta = _write(tmp_path / "t.fa", _label_set_records(sets))
+    for seed in range(20):
+        data = lookup("dataset", "sequences")(train=fasta, multi_label=True, val_fraction=0.5, seed=seed)
+        trained = {name for r in data.train for name in r.label.split(";")}
+        assert "z" in trained and all(set(r.label.split(";")) <= trained for r in data.val)
+        assert len(data.train) + len(data.val) == 65
+
+
+def test_strata_pool_the_classes_of_one_record():
+    def strata(labels):
+        return multilabel.strata([Record(f"r{i}", "ACGT", label, "t.fa") for i, label in enumerate(labels)])
+
+    # rarest classes (ties by name): x;y -> x and d;e -> d are the only records of their strata: pooled ("")
+    labels = ["a", "a", "a", "b;x", "b;y", "x;y", "c;d", "c;e", "d;e"]
+    assert strata(labels) == ["a", "a", "a", "b", "b", "", "c", "c", ""]
+    # z is carried by one record, which stays in training (None); m (b;m -> b) is a stratum of one record, and
+    # alone in the pool, so it joins the largest stratum
+    assert strata(["a", "a", "a", "a;z", "m", "b;m", "b"]) == ["a", "a", "a", None, "a", "b", "b"]
 
 
 def test_multi_label_metrics():
