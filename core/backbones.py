@@ -38,9 +38,10 @@ class BackboneConfig:
     memory: dict = field(default_factory=dict)  # MemoryConfig overrides for the memory layers
     rope_base: float = 10000.0
     dropout: float = 0.0  # residual dropout on every mixer's and MLP's output, in training only
+    memory_every: int = 1  # the backbone's own mixers in blocks 0, n, 2n, ...; sliding-window attention between
 
     def __post_init__(self) -> None:
-        for name in ("dim", "depth", "heads", "window", "chunk_size"):
+        for name in ("dim", "depth", "heads", "window", "chunk_size", "memory_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"BackboneConfig.{name}={getattr(self, name)!r}: must be >= 1")
         if self.dim % self.heads:
@@ -123,6 +124,7 @@ class Block(nn.Module):
 class _Kind:
     description: str
     mixers: Callable[[BackboneConfig], list[nn.Module]]
+    memory: bool = True  # built on the neural memory (or another recurrent memory), so it can be a hybrid
 
 
 def _memory_cfg(cfg: BackboneConfig, preset: Callable[..., MemoryConfig]) -> MemoryConfig:
@@ -160,12 +162,13 @@ BACKBONES: dict[str, _Kind] = {
     "yaad-h": _Kind("Yaad memory, then sliding-window attention", _memory_then_swa(yaad)),
     "memora-h": _Kind("Memora memory, then sliding-window attention", _memory_then_swa(memora)),
     "transformer": _Kind(
-        "Transformer++: full causal attention, RoPE, SwiGLU, RMSNorm", lambda c: [_attention(c, False)]
+        "Transformer++: full causal attention, RoPE, SwiGLU, RMSNorm", lambda c: [_attention(c, False)], memory=False
     ),
-    "swa": _Kind("sliding-window Transformer++", lambda c: [_attention(c, True)]),
+    "swa": _Kind("sliding-window Transformer++", lambda c: [_attention(c, True)], memory=False),
     "cnn": _Kind(
         "convolutional baseline: causal depthwise convolutions over `window` tokens, SwiGLU channel mixing",
         lambda c: [CausalConvolution(c.dim, c.window)],
+        memory=False,
     ),
     "linear-attention": _Kind("linear attention (matrix memory, dot-product bias)", _memory_only(linear_attention)),
     "gated-deltanet": _Kind("Gated DeltaNet (matrix memory, delta rule, forget gate)", _memory_only(gated_deltanet)),
@@ -176,7 +179,14 @@ class Backbone(nn.Module):
     def __init__(self, name: str, cfg: BackboneConfig):
         super().__init__()
         self.name, self.cfg = name, cfg
-        self.blocks = nn.ModuleList(Block(cfg, BACKBONES[name].mixers(cfg)) for _ in range(cfg.depth))
+        if cfg.memory_every > 1 and not BACKBONES[name].memory:
+            raise ValueError(f"BackboneConfig.memory_every={cfg.memory_every}: backbone {name!r} has no memory layers")
+        # A hybrid (memory_every = n > 1): the backbone's mixers in blocks 0, n, 2n, ..., and in the others
+        # sliding-window attention with the persistent tokens, as MAG's attention branch has.
+        self.blocks = nn.ModuleList(
+            Block(cfg, BACKBONES[name].mixers(cfg) if i % cfg.memory_every == 0 else [_attention(cfg, True, True)])
+            for i in range(cfg.depth)
+        )
         self.norm = nn.RMSNorm(cfg.dim)
 
     @property

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from titans.core import BACKBONES, NeuralMemory, build_backbone, detach_state, list_backbones, neural_memory, titans_lmm
-from titans.core.backbones import PrimedMemory
+from titans.core.attention import Attention
+from titans.core.backbones import MemoryAsGate, PrimedMemory
 
 NAMES = sorted(BACKBONES)
 SMALL = {"dim": 16, "depth": 2, "heads": 2, "window": 8, "chunk_size": 4, "persistent": 2}
@@ -79,6 +80,28 @@ def test_bad_names_and_fields():
         build_backbone("mac", window=10, chunk_size=4)
     with pytest.raises(ValueError, match=r"BackboneConfig.dropout=1.0: must be in \[0, 1\)"):
         build_backbone("mag", dropout=1.0)
+    with pytest.raises(ValueError, match=r"BackboneConfig.memory_every=0: must be >= 1"):
+        build_backbone("mag", memory_every=0)
+    with pytest.raises(ValueError, match=r"memory_every=2: backbone 'transformer' has no memory layers"):
+        build_backbone("transformer", memory_every=2)
+
+
+@pytest.mark.parametrize("name", ["mag", "lmm"])
+def test_a_hybrid_keeps_the_memory_in_every_nth_block_and_streams_exactly(name):
+    torch.manual_seed(0)
+    bb = build_backbone(name, **{**SMALL, "depth": 5}, memory_every=2).double()
+    mixers = [type(block.mixers[0]) for block in bb.blocks]
+    memory = MemoryAsGate if name == "mag" else NeuralMemory
+    assert mixers == [memory, Attention, memory, Attention, memory]
+    assert [block.mixers[0].window for block in bb.blocks[1::2]] == [SMALL["window"]] * 2
+    plain = build_backbone(name, **{**SMALL, "depth": 5})
+    assert bb.num_parameters < plain.num_parameters  # attention alone has fewer weights than a memory block
+    x = torch.randn(2, 21, 16, dtype=torch.float64)
+    with torch.no_grad():
+        whole, _ = bb(x)
+        first, state = bb(x[:, :10])
+        second, _ = bb(x[:, 10:], state=state)
+    torch.testing.assert_close(torch.cat([first, second], 1), whole, rtol=1e-10, atol=1e-10)
 
 
 def test_residual_dropout_acts_in_training_only():
