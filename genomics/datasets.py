@@ -16,7 +16,7 @@ from titans.pipelines import InputError, register
 from titans.pipelines.datafiles import DataFile
 
 from . import multilabel
-from .sequences import Ambiguity, Record, read_class_folders, read_fasta, read_table
+from .sequences import Ambiguity, Record, is_table_file, read_class_folders, read_fasta, read_table
 
 Crop = Literal["center", "start", "end", "error"]
 
@@ -86,7 +86,7 @@ def _check(data: LabelledSequences) -> LabelledSequences:
 def _read(path: Path, labels: str, ambiguous: Ambiguity, multi_label: bool) -> list[Record]:
     if path.is_dir():
         records = read_class_folders(path, ambiguous)
-    elif path.suffix.lower() in (".csv", ".tsv", ".tab"):
+    elif is_table_file(path):
         records = read_table(path, ambiguous)
     else:
         records = read_fasta(path, labels, ambiguous)

@@ -5,9 +5,10 @@
     records = iter_fasta("huge.fa.gz", labels="none")       # a generator: one record at a time, same checks
     records = read_fasta("train.fa", labels="ids.tsv")      # labels from an id -> label table
     records = read_table("train.csv")                       # a CSV with sequence,label columns
-    records = iter_table("huge.tsv", labels=False)          # a generator over a table's rows (prediction)
+    records = iter_table("huge.tsv.gz", labels=False)       # a generator over a table's rows (prediction)
     records = iter_fasta_folder("new/", labels="none")      # every FASTA/FASTQ file of a folder, in name order
     records = read_class_folders("train/")                  # one subfolder per class (Genomic Benchmarks)
+    records = iter_class_folders("test/")                   # the same, one record at a time (prediction)
 
 Sequences are normalised: soft-masked lowercase to upper case, RNA's U to T, IUPAC ambiguity codes to N
 (or refused, `ambiguous="error"`).  Errors name the file and the record: empty or non-FASTA files,
@@ -64,6 +65,11 @@ def normalize(sequence: str, where: str, ambiguous: Ambiguity = "n") -> str:
 def is_sequence_file(path: Path) -> bool:
     """A FASTA/FASTQ name (plain or .gz, any case), as the readers tell them apart."""
     return path.name.lower().removesuffix(".gz").endswith(FASTA_SUFFIXES + FASTQ_SUFFIXES)
+
+
+def is_table_file(path: Path) -> bool:
+    """A CSV/TSV name (plain or .gz, any case)."""
+    return path.name.lower().removesuffix(".gz").endswith(TABLE_SUFFIXES)
 
 
 def _open_text(path: Path):
@@ -191,10 +197,11 @@ def iter_table(path: str | Path, labels: bool = True, ambiguous: Ambiguity = "n"
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    delimiter = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
+    delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else ","
     seen: set[str] = set()
     rows = 0
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader, [])
@@ -217,6 +224,8 @@ def iter_table(path: str | Path, labels: bool = True, ambiguous: Ambiguity = "n"
             raise _not_utf8(path, error) from None
         except csv.Error as error:
             raise InputError(f"{path}: row {reader.line_num}: not readable as CSV ({error})") from None
+        except (gzip.BadGzipFile, EOFError) as error:
+            raise InputError(f"{path}: not a readable gzip file ({error})") from None
     if not rows:
         raise InputError(f"{path}: no data rows (header only or empty)")
 
@@ -228,21 +237,30 @@ def read_table(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
 
 def read_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> list[Record]:
     """One subfolder per class holding FASTA files, or plain text files of one sequence each."""
+    return list(iter_class_folders(path, ambiguous))
+
+
+def iter_class_folders(path: str | Path, ambiguous: Ambiguity = "n") -> Iterator[Record]:
+    """The records of read_class_folders one at a time: subfolders and their files in name order, ids
+    `<class>/<id>` (or `<class>/<file stem>` for a one-sequence text file), the label the subfolder's name."""
     path = Path(path)
     classes = sorted(child for child in path.iterdir() if child.is_dir()) if path.is_dir() else []
     if not classes:
         raise InputError(f"{path}: expected a folder with one subfolder per class")
-    records = []
+    count = 0
     for folder in classes:
         for file in sorted(folder.iterdir()):
             if is_sequence_file(file):
-                for record in read_fasta(file, labels="none", ambiguous=ambiguous):
-                    records.append(Record(f"{folder.name}/{record.id}", record.sequence, folder.name, record.where))
+                for record in iter_fasta(file, labels="none", ambiguous=ambiguous):
+                    count += 1
+                    yield Record(f"{folder.name}/{record.id}", record.sequence, folder.name, record.where)
             elif file.is_file():
                 try:
                     text = "".join(file.read_text(encoding="utf-8").split())
                 except UnicodeDecodeError:
                     raise InputError(f"{file}: not UTF-8 text (a binary file or another encoding)") from None
+                count += 1
                 sequence = normalize(text, str(file), ambiguous)
-                records.append(Record(f"{folder.name}/{file.stem}", sequence, folder.name, str(file)))
-    return records
+                yield Record(f"{folder.name}/{file.stem}", sequence, folder.name, str(file))
+    if not count:
+        raise InputError(f"{path}: no sequences in its class subfolders ({', '.join(c.name for c in classes)})")

@@ -1,7 +1,7 @@
 """Prediction for sequence files of any size in bounded memory: records are read one at a time
-(`unlabelled_records`: a FASTA/FASTQ file, a CSV/TSV table or a folder of FASTA/FASTQ files), predicted a
-batch at a time, and the rows written as they come into a temporary file beside the output, renamed into
-place at the end, so an error half-way leaves no output file.
+(`unlabelled_records`: a FASTA/FASTQ file, a CSV/TSV table, a folder of FASTA/FASTQ files or of one subfolder
+per class), predicted a batch at a time, and the rows written as they come into a temporary file beside the
+output, renamed into place at the end, so an error half-way leaves no output file.
 
     count = write_in_batches(unlabelled_records(Path("huge.fa.gz")), Path("predictions.csv"), rows)
 """
@@ -9,6 +9,7 @@ place at the end, so an error half-way leaves no output file.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +26,8 @@ from .sequences import (
     TABLE_SUFFIXES,
     Record,
     is_sequence_file,
+    is_table_file,
+    iter_class_folders,
     iter_fasta,
     iter_fasta_folder,
     iter_table,
@@ -35,17 +38,23 @@ BATCH = 256
 
 def unlabelled_records(path: Path) -> Iterator[Record]:
     """The records of a file to predict for, read lazily, told apart as training data is (a folder, then a
-    table's suffix, then FASTA/FASTQ), labels ignored; any other kind of file is refused at once."""
+    table's suffix, then FASTA/FASTQ), labels ignored; any other kind of file is refused at once.  A folder
+    is read as a folder of FASTA/FASTQ files when it holds any, else as the training layout of one subfolder
+    per class (ids `<class>/<id>`)."""
     if path.is_dir():
+        children = list(path.iterdir())
+        if any(c.is_dir() for c in children) and not any(c.is_file() and is_sequence_file(c) for c in children):
+            return (replace(record, label=None) for record in iter_class_folders(path))
         return iter_fasta_folder(path, labels="none")
-    if path.suffix.lower() in TABLE_SUFFIXES:
+    if is_table_file(path):
         return iter_table(path, labels=False)
     if is_sequence_file(path):
         return iter_fasta(path, labels="none")
     sequences, tables = ", ".join(FASTA_SUFFIXES + FASTQ_SUFFIXES), ", ".join(TABLE_SUFFIXES)
     raise InputError(
         f"{path}: unsupported input for prediction (accepted: FASTA/FASTQ {sequences}, plain or .gz; a CSV/TSV "
-        f"table {tables} with a 'sequence' column; a folder of FASTA/FASTQ files)"
+        f"table {tables}, plain or .gz, with a 'sequence' column; a folder of FASTA/FASTQ files or of one "
+        "subfolder per class)"
     )
 
 

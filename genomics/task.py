@@ -210,8 +210,9 @@ class DnaClassification(Task):
     @torch.no_grad()
     def predict(self, model: nn.Module, input_path: Path, output_path: Path) -> int:
         """Class probabilities for every record of a FASTA/FASTQ file, a CSV/TSV table with a `sequence`
-        column or a folder of FASTA/FASTQ files, of any size (labels, if present, are ignored), read and
-        written a batch at a time; the output appears only once every record is done."""
+        column (plain or gzip), a folder of FASTA/FASTQ files or of class subfolders, of any size (labels, if
+        present, are ignored), read and written a batch at a time; the output appears only once every record
+        is done."""
         tokenizer = KmerTokenizer(self.state["k"], self.state["stride"])
         records = (Record(r.id, crop(r.sequence, self.state["max_length"], self.state["crop"], r.where), None)
                    for r in unlabelled_records(Path(input_path)))  # fmt: skip

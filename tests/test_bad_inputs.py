@@ -167,6 +167,10 @@ FASTA_CASES = [
          "unsupported input for prediction (accepted: ", "{tmp}/new.txt", {"new.txt": ">x\nACGT\n"}),
     Case("predict-folder-duplicate-id", predict("genomics-fasta", "{dna}", "{tmp}"), ", also in ",
          "{tmp}/b.fa: record 1 (x)", {"a.fa": ">x\nACGT\n", "b.fa": ">x\nACGA\n"}),
+    Case("predict-table-not-gzip", predict("genomics-fasta", "{dna}", "{tmp}/new.csv.gz"), "not a readable gzip file",
+         "{tmp}/new.csv.gz", {"new.csv.gz": "sequence\nACGT\n"}),
+    Case("predict-class-folders-without-files", predict("genomics-fasta", "{dna}", "{tmp}/in"),
+         "no sequences in its class subfolders", "{tmp}/in: ", {"in/a/more/x.fa": ">x\nACGT\n"}),
 ]  # fmt: skip
 
 
@@ -437,6 +441,7 @@ def _prepare(case: Case, folder: Path, trained: Trained) -> dict[str, str]:
     for name, content in case.files.items():
         content = content(trained) if callable(content) else content
         data = content.encode() if isinstance(content, str) else content
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
     return {"tmp": str(folder), "tiny": str(trained.tiny), "forecast": str(trained.forecast), "dna": str(trained.dna)}
 

@@ -1,7 +1,9 @@
-"""`titans predict` on a CSV/TSV table or a folder of FASTA files: the same predictions as for a FASTA file
+"""`titans predict` on a CSV/TSV table (plain or gzip), a folder of FASTA files or a folder of class subfolders:
+the same predictions as for a FASTA file
 of the same sequences, the same checks (one line naming file and row or record), a table read lazily, and
 a clear refusal of any other kind of input."""
 
+import gzip
 import random
 
 import polars as pl
@@ -42,18 +44,30 @@ def test_fasta_table_and_folder_give_the_same_predictions(tmp_path):
     (folder / "2.fa").write_text(fasta[cut:])
     (folder / "1.fa").write_text(fasta[:cut])
     (folder / "notes.txt").write_text("not read\n")
+    with gzip.open(tmp_path / "new.csv.gz", "wt") as handle:
+        handle.write("sequence,id,label\n" + rows)
+    classes = tmp_path / "classes"  # the training layout: one subfolder per class, subfolders in name order
+    (classes / "neg").mkdir(parents=True)
+    (classes / "pos").mkdir()
+    (classes / "pos" / "new.fa").write_text(fasta[cut:])
+    (classes / "neg" / "new.fa").write_text(fasta[:cut])
     pipeline = _pipeline()
     expected = _predict(pipeline, tmp_path / "new.fa", tmp_path / "p.csv")
     assert expected["id"].to_list() == [id_ for id_, _ in sequences]
     assert_frame_equal(_predict(pipeline, tmp_path / "new.csv", tmp_path / "p.csv"), expected)
     assert_frame_equal(_predict(pipeline, folder, tmp_path / "p.csv"), expected)
+    assert_frame_equal(_predict(pipeline, tmp_path / "new.csv.gz", tmp_path / "p.csv"), expected)
+    by_class = _predict(pipeline, classes, tmp_path / "p.csv")
+    assert by_class["id"].to_list() == [f"{'neg' if i < 400 else 'pos'}/r{i}" for i in range(COUNT)]
+    assert_frame_equal(by_class.drop("id"), expected.drop("id"))
     by_row = _predict(pipeline, tmp_path / "new.tsv", tmp_path / "p.csv")
     assert by_row["id"].to_list() == [f"row{line}" for line in range(2, COUNT + 2)]
     assert_frame_equal(by_row.drop("id"), expected.drop("id"))
 
 
-ACCEPTED = ("accepted: FASTA/FASTQ .fa, .fasta, .fna, .fq, .fastq, plain or .gz; a CSV/TSV table .csv, .tsv, .tab "
-            "with a 'sequence' column; a folder of FASTA/FASTQ files")  # fmt: skip
+ACCEPTED = ("accepted: FASTA/FASTQ .fa, .fasta, .fna, .fq, .fastq, plain or .gz; a CSV/TSV table .csv, .tsv, "
+            ".tab, plain or .gz, with a 'sequence' column; a folder of FASTA/FASTQ files or of one subfolder per "
+            "class")  # fmt: skip
 BAD_INPUTS = [
     ({"new.csv": "id,seq\nx,ACGT\n"}, "new.csv", {}, "{tmp}/new.csv: no 'sequence' column (columns: id, seq)"),
     ({"new.csv": "id,sequence\nx,ACGT\ny,ACGT\nz,AC-GT!\n"}, "new.csv", {},
@@ -68,11 +82,15 @@ BAD_INPUTS = [
      "{tmp}/in/b.fa: record 2 (x): duplicate id 'x', also in {tmp}/in/a.fa"),
     ({"in/a.fa": ">x\nACGT\n", "in/b.fa": ">y\nAC!T\n"}, "in", {},
      "{tmp}/in/b.fa: record 1 (y): '!' is not a nucleotide or IUPAC code"),
-    ({"in/class/a.fa": ">x\nACGT\n"}, "in", {},
+    ({"in/notes.txt": "ACGT\n"}, "in", {},
      "{tmp}/in: no FASTA/FASTQ files in the folder (.fa, .fasta, .fna, .fq, .fastq, plain or .gz)"),
+    ({"in/b/deeper/a.fa": ">x\nACGT\n", "in/a/deeper/a.fa": ">x\nACGT\n"}, "in", {},
+     "{tmp}/in: no sequences in its class subfolders (a, b)"),
+    ({"in/a/1.txt": "ACGT\n", "in/b/2.txt": "AC!T\n"}, "in", {},
+     "{tmp}/in/b/2.txt: '!' is not a nucleotide or IUPAC code"),
     ({"new.txt": ">x\nACGT\n"}, "new.txt", {}, f"{{tmp}}/new.txt: unsupported input for prediction ({ACCEPTED})"),
     ({"new.csv.gz": "sequence\nACGT\n"}, "new.csv.gz", {},
-     f"{{tmp}}/new.csv.gz: unsupported input for prediction ({ACCEPTED})"),
+     "{tmp}/new.csv.gz: not a readable gzip file (Not a gzipped file (b'se'))"),
 ]  # fmt: skip
 
 

@@ -5,6 +5,7 @@ import gzip
 import pytest
 
 from titans.genomics import KmerTokenizer, normalize, read_class_folders, read_fasta, read_table, reverse_complement
+from titans.genomics.datasets import sequences
 from titans.pipelines import InputError
 
 FASTA = ">a label=pos\nACGTacgt\n>b label=neg\nAAAN\n"
@@ -84,3 +85,17 @@ def test_tables_with_a_byte_order_mark_quotes_and_blank_lines(tmp_path):
     assert records[1].where == f"{tmp_path / 't.csv'}: row 4"  # the line in the file
     records = read_table(_write(tmp_path / "t.tsv", "label\tsequence\nx\tAC\ny\tGT\n"))
     assert [(r.id, r.sequence) for r in records] == [("row2", "AC"), ("row3", "GT")]
+
+
+def test_gzip_tables_read_as_the_plain_ones_in_training_too(tmp_path):
+    text = "".join(f"s{i},{'ACGT' * (i + 1)},{'ab'[i % 2]}\n" for i in range(20))
+    _write(tmp_path / "t.csv", "id,sequence,label\n" + text)
+    with gzip.open(tmp_path / "t.csv.gz", "wt") as handle:
+        handle.write("id,sequence,label\n" + text)
+    with gzip.open(tmp_path / "t.TSV.GZ", "wt") as handle:
+        handle.write("id\tsequence\tlabel\n" + text.replace(",", "\t"))
+    plain = [(r.id, r.sequence, r.label) for r in read_table(tmp_path / "t.csv")]
+    for name in ("t.csv.gz", "t.TSV.GZ"):
+        assert [(r.id, r.sequence, r.label) for r in read_table(tmp_path / name)] == plain
+        data = sequences(train=tmp_path / name, valid=tmp_path / "t.csv")  # the dataset reads it as a table
+        assert sorted((r.id, r.sequence, r.label) for r in data.train) == sorted(plain)
