@@ -38,7 +38,7 @@ class BackboneConfig:
     memory: dict = field(default_factory=dict)  # MemoryConfig overrides for the memory layers
     rope_base: float = 10000.0
     dropout: float = 0.0  # residual dropout on every mixer's and MLP's output, in training only
-    memory_every: int = 1  # the backbone's own mixers in blocks 0, n, 2n, ...; sliding-window attention between
+    memory_every: int = 1  # memory mixers in blocks 0, n, 2n, ...; sliding-window attention between (hybrids)
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "window", "chunk_size", "memory_every"):
@@ -124,7 +124,7 @@ class Block(nn.Module):
 class _Kind:
     description: str
     mixers: Callable[[BackboneConfig], list[nn.Module]]
-    memory: bool = True  # built on the neural memory (or another recurrent memory), so it can be a hybrid
+    memory: bool = True  # built on a memory: `memory_every` makes it a hybrid (the others ignore it, and `memory`)
 
 
 def _memory_cfg(cfg: BackboneConfig, preset: Callable[..., MemoryConfig]) -> MemoryConfig:
@@ -179,13 +179,12 @@ class Backbone(nn.Module):
     def __init__(self, name: str, cfg: BackboneConfig):
         super().__init__()
         self.name, self.cfg = name, cfg
-        if cfg.memory_every > 1 and not BACKBONES[name].memory:
-            raise ValueError(f"BackboneConfig.memory_every={cfg.memory_every}: backbone {name!r} has no memory layers")
         # A hybrid (memory_every = n > 1): the backbone's mixers in blocks 0, n, 2n, ..., and in the others
         # sliding-window attention with the persistent tokens, as MAG's attention branch has.
+        kind = BACKBONES[name]
+        every = cfg.memory_every if kind.memory else 1
         self.blocks = nn.ModuleList(
-            Block(cfg, BACKBONES[name].mixers(cfg) if i % cfg.memory_every == 0 else [_attention(cfg, True, True)])
-            for i in range(cfg.depth)
+            Block(cfg, kind.mixers(cfg) if i % every == 0 else [_attention(cfg, True, True)]) for i in range(cfg.depth)
         )
         self.norm = nn.RMSNorm(cfg.dim)
 
