@@ -124,7 +124,7 @@ class Block(nn.Module):
 class _Kind:
     description: str
     mixers: Callable[[BackboneConfig], list[nn.Module]]
-    memory: bool = True  # built on a memory: `memory_every` makes it a hybrid (the others ignore it, and `memory`)
+    memory: bool = True  # has memory layers, so `memory_every` can make it a hybrid (False: it ignores memory_every)
 
 
 def _memory_cfg(cfg: BackboneConfig, preset: Callable[..., MemoryConfig]) -> MemoryConfig:

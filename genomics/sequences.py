@@ -62,21 +62,27 @@ def normalize(sequence: str, where: str, ambiguous: Ambiguity = "n") -> str:
     return re.sub("[RYKMSWBDHV]", "N", sequence)
 
 
+def _plain_name(path: Path) -> str:
+    """The file's name in lower case without a .gz suffix: what tells its kind apart."""
+    return path.name.lower().removesuffix(".gz")
+
+
 def is_sequence_file(path: Path) -> bool:
     """A FASTA/FASTQ name (plain or .gz, any case), as the readers tell them apart."""
-    return path.name.lower().removesuffix(".gz").endswith(FASTA_SUFFIXES + FASTQ_SUFFIXES)
+    return _plain_name(path).endswith(FASTA_SUFFIXES + FASTQ_SUFFIXES)
 
 
 def is_table_file(path: Path) -> bool:
     """A CSV/TSV name (plain or .gz, any case)."""
-    return path.name.lower().removesuffix(".gz").endswith(TABLE_SUFFIXES)
+    return _plain_name(path).endswith(TABLE_SUFFIXES)
 
 
-def _open_text(path: Path):
+def _open_text(path: Path, encoding: str = "utf-8", newline: str | None = None):
+    """A text file, plain or gzip (by its .gz suffix), once it is known to exist."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     opener = gzip.open if path.suffix.lower() == ".gz" else open
-    return opener(path, "rt", encoding="utf-8")
+    return opener(path, "rt", encoding=encoding, newline=newline)
 
 
 def _not_utf8(path: Path, error: UnicodeDecodeError) -> InputError:
@@ -194,14 +200,11 @@ def iter_table(path: str | Path, labels: bool = True, ambiguous: Ambiguity = "n"
     batched readers parse large chunks ahead on threads of their own (beside torch's) and number rows by
     chunk; parsing costs little next to the model the rows feed."""
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
     csv.field_size_limit(max(csv.field_size_limit(), CSV_FIELD_LIMIT))
-    delimiter = "\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else ","
+    delimiter = "\t" if _plain_name(path).endswith((".tsv", ".tab")) else ","
     seen: set[str] = set()
     rows = 0
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
+    with _open_text(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = next(reader, [])

@@ -1,7 +1,6 @@
-"""`titans predict` on a CSV/TSV table (plain or gzip), a folder of FASTA files or a folder of class subfolders:
-the same predictions as for a FASTA file
-of the same sequences, the same checks (one line naming file and row or record), a table read lazily, and
-a clear refusal of any other kind of input."""
+"""`titans predict` on a CSV/TSV table (plain or gzip), a folder of FASTA files or a folder of class
+subfolders: the same predictions as for a FASTA file of the same sequences, the same checks (one line naming
+file and row or record), a table read lazily, and a clear refusal of any other kind of input."""
 
 import gzip
 import random
