@@ -9,8 +9,8 @@ so its learning rate would barely start to decay. Setting `train.max_steps` to t
 budget makes the schedule end with it. The steps are timed on real batches of the definition's model, so the
 result stays deterministic for a given step count; `train.max_minutes` stays as the hard stop.
 (`train.schedule_over_minutes` follows the clock instead: no timing needed, but runs do not repeat step for step.)
-language.py uses it, and step_cost.py uses `seconds_per_step` alone. On GUE it cost 4-5 MCC points at 3
-minutes (benchmarks/RESULTS.md), so genomics_gue.py does not.
+language.py uses it under `--budget steps`, and step_cost.py uses `seconds_per_step` alone. On GUE it cost
+4-5 MCC points at 3 minutes (benchmarks/RESULTS.md), so genomics_gue.py does not.
 """
 
 from __future__ import annotations

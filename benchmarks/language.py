@@ -9,9 +9,12 @@ window, in one run.
         --set model.backbone.memory.memory_depth=2          # the papers' MLP memory; no recall evaluation
     python benchmarks/language.py --backbones                  # the recall evaluation alone
 
-Each model's learning-rate schedule is set to end with its budget: its optimizer steps per second are
-timed on a few batches first (`budget.steps_within`), and `train.max_steps` is set to the steps that fit
-in 90% of the budget (the rest goes to validation passes); `train.max_minutes` stays as a hard stop.
+Each model's learning-rate schedule ends with its budget. `--budget clock` (the default) trains every model
+for its whole `--minutes`: the definition's `train.schedule_over_minutes` anneals the rate with the clock, so
+runs do not repeat step for step. `--budget steps` times each model's optimizer steps on a few batches first
+(`budget.steps_within`) and sets `train.max_steps` to the steps that fit in 90% of the budget (the rest goes
+to validation passes): repeatable, but a low estimate stops a run early (a Transformer++ run stopped after
+26 of 30 minutes, benchmarks/RESULTS.md); `train.max_minutes` stays as the hard stop.
 
 `--parameters` sizes every model (embedding, backbone, tied head) to one parameter count by choosing its
 width (`titans.language.model.width_for_parameters`; `heads` is kept): a number, or a backbone name for
@@ -38,20 +41,31 @@ from titans.pipelines import Pipeline
 WINDOW_MULTIPLES = (6, 8, 12, 16)  # the needle and its question alone are longer than 1-4 windows of 16
 
 
+def budget_overrides(budget: str, name: str, overrides: list[str], minutes: float) -> list[str]:
+    """The settings that end the learning-rate schedule of backbone `name`'s run (these `overrides`) with its
+    budget of `minutes` (module docstring)."""
+    if budget == "clock":
+        return ["train.schedule_over_minutes=true"]
+    steps = steps_within("language-shakespeare", overrides, minutes)
+    print(f"{name}: about {steps} optimizer steps fit in {minutes:g} min", flush=True)
+    return [f"train.max_steps={steps}"]
+
+
 def shakespeare(
-    names: list[str], minutes: float, parameters: str | None, extra: list[str], out: Path
+    names: list[str], minutes: float, budget: str, parameters: str | None, extra: list[str], out: Path
 ) -> dict[str, tuple[float, int, int, float]]:
     """val/loss, width, parameters (embedding, backbone, tied head) and seconds per backbone, each trained
-    for `minutes`, at the definition's width or sized to `parameters`, with the `extra` overrides."""
+    for `minutes` under the `budget` rule, at the definition's width or sized to `parameters`, with the `extra`
+    overrides."""
     widths = width_overrides("language-shakespeare", names, parameters, extra)
     results = {}
     for name in names:
         started = time.perf_counter()
         overrides = [f"model.backbone.name={name}", f"train.max_minutes={minutes}", f"output.dir={out / name}",
                      *extra, *widths[name]]  # fmt: skip
-        steps = steps_within("language-shakespeare", overrides, minutes)
-        print(f"{name}: about {steps} optimizer steps fit in {minutes:g} min", flush=True)
-        pipeline = Pipeline.from_yaml("language-shakespeare", [*overrides, f"train.max_steps={steps}"])
+        pipeline = Pipeline.from_yaml(
+            "language-shakespeare", [*overrides, *budget_overrides(budget, name, overrides, minutes)]
+        )
         loss = pipeline.run().metrics["val/loss"]
         results[name] = (loss, *size(pipeline), time.perf_counter() - started)
         print(f"{name}: val/loss {loss:.3f} nats/char after {results[name][3]:.0f} s", flush=True)
@@ -93,6 +107,12 @@ def main() -> None:
     )
     parser.add_argument("--minutes", type=float, default=30.0, help="training budget per backbone")
     parser.add_argument(
+        "--budget",
+        choices=["clock", "steps"],
+        default="clock",
+        help="clock: train for the whole budget, the schedule following the clock; steps: a timed step count",
+    )
+    parser.add_argument(
         "--parameters",
         type=count_or_backbone,
         metavar="N|BACKBONE",
@@ -103,7 +123,9 @@ def main() -> None:
     out = Path("runs/benchmark-language")
 
     if args.backbones:
-        results = shakespeare(args.backbones, args.minutes, args.parameters, args.overrides, out / "shakespeare")
+        results = shakespeare(
+            args.backbones, args.minutes, args.budget, args.parameters, args.overrides, out / "shakespeare"
+        )
         report_shakespeare(results, args.minutes)
 
     if not args.recall_backbones:

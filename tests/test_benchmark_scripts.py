@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from titans.pipelines import Pipeline
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 SCRIPTS_WITH_SET = ["forecast_ett", "genomics_gue", "language", "memory_gradient", "niah", "step_cost"]
 
@@ -53,3 +55,18 @@ def test_the_script_starts_and_documents_set(script):
     )
     assert result.returncode == 0, result.stderr
     assert "--set KEY=VALUE [KEY=VALUE ...]" in result.stdout
+
+
+def test_the_language_benchmark_clock_budget_trains_for_the_whole_budget(monkeypatch):
+    """Under `--budget clock` no step count can stop a run before its minutes are spent, and the learning rate
+    anneals with the clock (a timed step estimate once stopped a 30-minute run after 26)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from language import budget_overrides
+
+    overrides = ["model.backbone.name=transformer", "train.max_minutes=5"]
+    train = Pipeline.from_yaml(
+        "language-shakespeare", [*overrides, *budget_overrides("clock", "transformer", overrides, 5)]
+    ).spec.train
+    assert train.max_steps == -1  # no step limit
+    assert train.schedule_over_minutes
+    assert train.max_minutes == 5
