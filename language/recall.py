@@ -1,7 +1,8 @@
 """Long-context recall against length: needles in a haystack (RULER: passkey, number, word), multi-query
 associative recall (MQAR) and BABILong-style questions over facts (`haystacks.py` makes the examples).
 Trained at one length, evaluated at growing lengths, so the curve shows whether recall survives beyond
-the attention window (where a memory must carry it).
+the attention window (where a memory must carry it). Long examples are evaluated in pieces with the
+backbone's state carried over, so memory stays bounded at any length.
 
     titans run niah                                           # MAG; then --set model.backbone.name=swa
     titans run niah --set data.name=mqar                      # or data.name=babilong, data.needle=word
@@ -127,6 +128,7 @@ class NeedleRecall(Task):
     default_featurizer = "characters"
     default_head = "tied"
     default_metrics = ("recall",)
+    piece = 4096  # evaluation reads longer examples in pieces of this many tokens (`_logits_at`)
 
     def splits(self) -> Splits:
         data: Haystacks = self.components.dataset()
@@ -149,12 +151,30 @@ class NeedleRecall(Task):
     def _answers(self, model: nn.Module, tokens: Tensor, answer_ids: Tensor):
         """Logits [A, V] and targets [A] of the A answer characters, with each one's example [A] and answer
         number within the batch [A] (so that an answer counts as right only when all its characters are)."""
-        logits, _ = model(tokens[:, :-1])  # position t predicts token t + 1
         ids = answer_ids[:, 1:]
         where = ids >= 0
+        logits = self._logits_at(model, tokens[:, :-1], where)  # position t predicts token t + 1
         example = where.nonzero()[:, 0]
         answer = torch.unique(example * (int(ids.max()) + 1) + ids[where], return_inverse=True)[1]
-        return logits[where], tokens[:, 1:][where], example, answer
+        return logits, tokens[:, 1:][where], example, answer
+
+    def _logits_at(self, model: nn.Module, inputs: Tensor, where: Tensor) -> Tensor:
+        """The model's logits on inputs [B, T] at the A positions where [B, T] is true: [A, V], in row-major
+        order. Training takes one pass. Evaluation (no autograd) reads examples longer than `piece` tokens
+        in pieces, the backbone's streaming state carried from piece to piece: the same logits (every
+        backbone is streaming-exact), with the activations of one piece alive at a time, so that recall can
+        be measured at lengths whose one pass would not fit in memory."""
+        if torch.is_grad_enabled() or inputs.shape[1] <= self.piece:
+            logits, _ = model(inputs)
+            return logits[where]
+        rank = where.flatten().cumsum(0).view_as(where) - 1  # each position's place in row-major order
+        state, ranks, picked = None, [], []
+        for start in range(0, inputs.shape[1], self.piece):
+            part = slice(start, start + self.piece)
+            logits, state = model(inputs[:, part], state)  # [B, piece, V]
+            ranks.append(rank[:, part][where[:, part]])
+            picked.append(logits[where[:, part]])
+        return torch.cat(picked)[torch.cat(ranks).argsort()]
 
     def loss(self, model: nn.Module, batch) -> Tensor:
         tokens, answer_ids, _ = batch

@@ -1,5 +1,5 @@
-"""The long-context recall generators: exact lengths, answers that the text supports, and per-answer
-scoring in the needle-recall task."""
+"""The long-context recall generators: exact lengths, answers that the text supports, per-answer scoring
+in the needle-recall task, and evaluation in pieces equal to one pass."""
 
 import re
 
@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from titans.core import build_backbone
+from titans.language import LanguageModel
 from titans.language.haystacks import AssociativeRecall, Facts, Needles
 from titans.language.recall import NeedleRecall, babilong, mqar, passkey
 from titans.pipelines import SpecError
@@ -69,3 +71,28 @@ def test_each_mqar_query_is_scored_on_its_own():
     outputs = task.outputs(model, (tokens, answer_ids, torch.tensor([6])))
     assert outputs["correct"].tolist() == [True, False] and outputs["length"].tolist() == [6, 6]
     assert outputs["loss"].shape == (1,)
+
+
+@pytest.mark.parametrize("name", ["mag", "swa", "transformer", "gated-deltanet"])
+def test_evaluation_in_pieces_scores_what_one_pass_scores(name):
+    """Examples longer than the task's piece are read in pieces with the state carried over: the answers'
+    logits, and so every score, equal one pass (answers placed across piece boundaries, in several rows;
+    float64, since pieces that split the memory's chunks sum in another order)."""
+    torch.manual_seed(0)
+    backbone = build_backbone(name, dim=16, depth=2, heads=2, window=8, chunk_size=4)
+    model = LanguageModel(12, backbone).double().eval()
+    tokens = torch.randint(1, 12, (3, 100))
+    answer_ids = torch.full((3, 100), -1)
+    answer_ids[0, 5:9], answer_ids[0, 60:62], answer_ids[1, 13:16], answer_ids[2, 90:100] = 0, 1, 0, 0
+    batch = (tokens, answer_ids, torch.tensor([100, 100, 100]))
+    task = NeedleRecall.__new__(NeedleRecall)
+    with torch.no_grad():
+        whole_logits, *whole_rest = task._answers(model, tokens, answer_ids)
+        whole = task.outputs(model, batch)
+        task.piece = 7
+        logits, *rest = task._answers(model, tokens, answer_ids)
+        pieces = task.outputs(model, batch)
+    torch.testing.assert_close(logits, whole_logits, rtol=1e-10, atol=1e-12)
+    assert all(torch.equal(a, b) for a, b in zip(rest, whole_rest, strict=True))
+    torch.testing.assert_close(pieces["loss"], whole["loss"], rtol=1e-10, atol=1e-12)
+    assert torch.equal(pieces["correct"], whole["correct"]) and torch.equal(pieces["length"], whole["length"])
