@@ -170,6 +170,13 @@ def main() -> None:
                 f"fwd+bwd {ref_len / o_train:,.0f} tok/s"
             )
             print(f"    ratio: forward {t_fwd / o_fwd:.1f}x, forward+backward {t_train / o_train:.1f}x")
+            # The fastest any implementation of this math could be here: the recurrence's products alone at
+            # the plain matmul rate (forward+backward as 3x forward), so no ratio above this is reachable.
+            ceiling = peak * 1e9 / memory_flops_per_token(ours.cfg)
+            print(
+                f"    ceiling at 100% of the matmul rate: fwd {ceiling:,.0f} tok/s, fwd+bwd {ceiling / 3:,.0f} tok/s, "
+                f"i.e. at most {ceiling * t_fwd / ref_len:.1f}x / {ceiling / 3 * t_train / ref_len:.1f}x titans_pytorch"
+            )
         fwd, train = timings[("memory", ref_len)]
         print(
             "  unmatched pairing (ours at head dim 64, 16x fewer memory weights, vs its default head dim 256): "
