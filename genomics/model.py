@@ -5,13 +5,16 @@ averages both strands' predictions at inference, and trains either on one strand
 (`strands: random`) or on both strands' averaged prediction, the one inference makes (`strands: both`, twice the
 computation per example: a causal backbone then learns from each base's context on both sides).
 Heads pool the backbone's outputs over the real (unpadded) tokens: mean, max, last, or attention
-(a learned query scores every position)."""
+(a learned query scores every position). `next_token: w` adds w x an auxiliary loss in training: every
+position's output predicts the next token through the embedding's own weights (tied, no new parameters), a
+language-modelling objective on the training sequences themselves that the causal backbones make for free."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from titans.pipelines import SpecError, register
@@ -50,9 +53,9 @@ def kmers(
 
 
 class PoolingHead(nn.Module):
-    def __init__(self, dim: int, classes: int, pool: str):
+    def __init__(self, dim: int, classes: int, pool: str, next_token: float = 0.0):
         super().__init__()
-        self.pool = pool
+        self.pool, self.next_token = pool, next_token
         self.score = nn.Linear(dim, 1) if pool == "attention" else None
         self.classify = nn.Linear(dim, classes)
 
@@ -71,9 +74,14 @@ class PoolingHead(nn.Module):
 
 
 @register("head", "pooling")
-def pooling(dim: int, classes: int, *, pool: Literal["mean", "max", "last", "attention"] = "mean") -> PoolingHead:
-    """Pool the sequence (mean, max, last token, or learned attention), then a linear classifier."""
-    return PoolingHead(dim, classes, pool)
+def pooling(
+    dim: int, classes: int, *, pool: Literal["mean", "max", "last", "attention"] = "mean", next_token: float = 0.0
+) -> PoolingHead:
+    """Pool the sequence (mean, max, last token, or learned attention), then a linear classifier; `next_token`
+    weighs an auxiliary next-token loss in training (0: off)."""
+    if not 0 <= next_token < float("inf"):
+        raise SpecError(f"model.head.next_token must be a finite number >= 0, got {next_token}")
+    return PoolingHead(dim, classes, pool, next_token)
 
 
 class DnaClassifier(nn.Module):
@@ -83,5 +91,16 @@ class DnaClassifier(nn.Module):
 
     def forward(self, tokens: Tensor) -> Tensor:
         """tokens: [B, T] (PAD after each sequence) -> logits [B, classes]."""
-        h, _ = self.backbone(self.featurizer(tokens))  # causal: padding after a sequence never reaches it
-        return self.head(h, tokens != PAD)
+        return self.logits_and_next_token_loss(tokens, with_next_token=False)[0]
+
+    def logits_and_next_token_loss(self, tokens: Tensor, with_next_token: bool = True) -> tuple[Tensor, Tensor | None]:
+        """Class logits [B, classes] and, if asked, the mean cross-entropy of every real token after the first
+        predicted from the backbone's output one position earlier, through the tied embedding."""
+        h, _ = self.backbone(self.featurizer(tokens))  # [B, T, dim]; causal: padding after a sequence never reaches it
+        real = tokens != PAD
+        logits = self.head(h, real)
+        if not with_next_token or tokens.shape[1] < 2:
+            return logits, None
+        predicted = h[:, :-1] @ self.featurizer.embed.weight.T  # [B, T - 1, vocabulary]
+        targets = tokens[:, 1:].masked_fill(~real[:, 1:], -100)  # padding is not predicted
+        return logits, F.cross_entropy(predicted.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)

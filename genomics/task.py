@@ -129,19 +129,31 @@ class DnaClassification(Task):
 
     def loss(self, model: nn.Module, batch) -> Tensor:
         tokens, reverse, labels, _ = batch
+        weight = getattr(model.head, "next_token", 0.0)  # model.head.next_token: the auxiliary loss's weight
         if model.featurizer.strands == "both":  # the prediction inference makes: both strands averaged
-            return self._example_losses(self._probabilities(model, tokens, reverse), labels).mean()
-        if self.multi_label:
-            return F.binary_cross_entropy_with_logits(model(tokens), labels)
-        return F.cross_entropy(model(tokens), labels)
+            probabilities, next_token = self._probabilities(model, tokens, reverse, with_next_token=weight > 0)
+            loss = self._example_losses(probabilities, labels).mean()
+        else:
+            logits, next_token = model.logits_and_next_token_loss(tokens, with_next_token=weight > 0)
+            if self.multi_label:
+                loss = F.binary_cross_entropy_with_logits(logits, labels)
+            else:
+                loss = F.cross_entropy(logits, labels)
+        return loss if next_token is None else loss + weight * next_token
 
-    def _probabilities(self, model: nn.Module, tokens: Tensor, reverse: Tensor) -> Tensor:
-        """Class probabilities [B, K]; with reverse_complement, both strands' (one batch of 2B) averaged."""
+    def _probabilities(
+        self, model: nn.Module, tokens: Tensor, reverse: Tensor, with_next_token: bool = False
+    ) -> tuple[Tensor, Tensor | None]:
+        """Class probabilities [B, K]; with reverse_complement, both strands' (one batch of 2B) averaged; and,
+        if asked, the next-token loss over every strand read."""
         activation = torch.sigmoid if self.multi_label else lambda logits: logits.softmax(-1)
         if not model.featurizer.reverse_complement:
-            return activation(model(tokens))
-        forward, backward = activation(model(torch.cat([tokens, reverse]))).chunk(2)  # both strands share one length
-        return (forward + backward) / 2
+            logits, next_token = model.logits_and_next_token_loss(tokens, with_next_token)
+            return activation(logits), next_token
+        both = torch.cat([tokens, reverse])  # both strands share one length
+        logits, next_token = model.logits_and_next_token_loss(both, with_next_token)
+        forward, backward = activation(logits).chunk(2)
+        return (forward + backward) / 2, next_token
 
     def _example_losses(self, probabilities: Tensor, labels: Tensor) -> Tensor:
         """Negative log-likelihood of each example's labels under these probabilities: [B]."""
@@ -152,7 +164,7 @@ class DnaClassification(Task):
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
         tokens, reverse, labels, index = batch
-        probabilities = self._probabilities(model, tokens, reverse)
+        probabilities, _ = self._probabilities(model, tokens, reverse)
         loss = self._example_losses(probabilities, labels)
         return {"loss": loss, "probabilities": probabilities, "label": labels, "index": index}
 
@@ -222,7 +234,7 @@ class DnaClassification(Task):
         def rows(batch: list[Record]) -> pl.DataFrame:
             dataset = EncodedSequences(batch, self.state["classes"], tokenizer, augment=False)
             tokens, reverse, _, _ = collate([dataset[i] for i in range(len(dataset))])  # [B, T] each
-            probabilities = self._probabilities(model, tokens.to(device), reverse.to(device)).cpu()
+            probabilities = self._probabilities(model, tokens.to(device), reverse.to(device))[0].cpu()
             return pl.DataFrame(self._table([r.id for r in batch], probabilities))
 
         return write_in_batches(records, Path(output_path), rows)

@@ -6,9 +6,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 import torch
+import torch.nn.functional as F
 from typer.testing import CliRunner
 
-from titans.pipelines import InputError, Pipeline, load_spec, lookup
+from titans.pipelines import InputError, Pipeline, SpecError, load_spec, lookup
 from titans.pipelines.cli import app
 
 SMALL = ["model.backbone.dim=16", "model.backbone.depth=1", "model.backbone.heads=2", "train.max_epochs=1"]
@@ -77,6 +78,48 @@ def test_training_on_both_strands_fits_the_averaged_prediction(tmp_path):
     assert not torch.allclose(loss, one_strand)
     loss.backward()
     assert model.featurizer.embed.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("strands", ["random", "both"])
+def test_next_token_loss_adds_the_tied_next_base_cross_entropy(tmp_path, strands):
+    lengths = [40, 12, 7, 25] * 10  # padding after the shorter ones in a batch
+    records = [f">s{i} label={'ab'[i % 2]}\n{(('ACGT' if i % 2 else 'TTGA') * 10)[:n]}" for i, n in enumerate(lengths)]
+    (tmp_path / "train.fa").write_text("\n".join(records) + "\n")
+    options = [f"data.train={tmp_path / 'train.fa'}", f"features.strands={strands}", "model.head.next_token=0.5"]
+    pipeline = Pipeline.from_yaml("genomics-fasta", [*SMALL, *options])
+    splits, task, model = pipeline.splits, pipeline.task, pipeline.module.model.eval()
+    batch = splits.collate([splits.train[i] for i in range(4)])
+    tokens, reverse, labels, _ = batch
+    read = torch.cat([tokens, reverse]) if strands == "both" else tokens
+    real = (read != 0).sum(1)
+    assert real.unique().numel() > 1  # the batch holds sequences of several lengths
+
+    # by hand: each real token after the first, predicted from the output one position earlier (the tied embedding)
+    h, _ = model.backbone(model.featurizer(read))
+    logits = h @ model.featurizer.embed.weight.T  # [B, T, vocabulary]
+    terms = [
+        -logits[row, position - 1].log_softmax(-1)[read[row, position]]
+        for row in range(len(read))
+        for position in range(1, int(real[row]))
+    ]
+    if strands == "both":  # the averaged prediction's loss, as inference reports it
+        expected = task.outputs(model, batch)["loss"].mean()
+    else:
+        expected = F.cross_entropy(model(tokens), labels)
+    loss = task.loss(model, batch)
+    assert torch.allclose(loss, expected + 0.5 * torch.stack(terms).mean(), atol=1e-6)
+    loss.backward()
+    assert model.featurizer.embed.weight.grad.abs().sum() > 0
+    model.head.next_token = 0.0
+    assert torch.allclose(task.loss(model, batch), expected, atol=1e-6)  # weight 0: the classification loss alone
+
+
+def test_next_token_weight_must_not_be_negative(tmp_path):
+    train = _two_motif_fasta(tmp_path / "train.fa")
+    pipeline = Pipeline.from_yaml("genomics-fasta", [*SMALL, f"data.train={train}", "model.head.next_token=-1"])
+    assert len(pipeline.splits.train) > 0  # the model is built after the data is read
+    with pytest.raises(SpecError, match=r"model\.head\.next_token must be a finite number >= 0, got -1"):
+        _ = pipeline.module
 
 
 def test_one_class_or_unseen_labels_are_errors(tmp_path):
