@@ -178,12 +178,11 @@ def _chunk(
                     pre = torch.addcmul(pre, momentum[layer] @ z, co.carry)  # + m_t[r] (S_0 z_t)[r]
                 pre = pre - (co.scores(z, zk) @ dpre[..., None]).squeeze(-1)  # - sum_i C[r, t, i] (...) dpre_i[r]
             else:  # per-token factors scale the (fewer) input columns before the product
-                # In place on the fresh product: a matrix product's backward does not read its own output.
                 pre = acc0 @ (z * co.gamma)  # Gamma_t A_0 z_t: [N, out, c]
                 if momentum is not None:
-                    pre.baddbmm_(momentum[layer], z * co.carry)  # + m_t S_0 z_t
+                    pre = torch.baddbmm(pre, momentum[layer], z * co.carry)  # + m_t S_0 z_t
                 scores = co.first_layer_scores if layer == 0 else co.scores(z, zk)  # [N, t, i]
-                pre.baddbmm_(dpre, scores.mT, alpha=-1)  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
+                pre = torch.baddbmm(pre, dpre, scores.mT, alpha=-1)  # - sum_i C[t, i] theta_i (z_i . z_t) dpre_i
             if start.scales is not None:
                 pre = pre * start.scales[layer]
             z = F.gelu(pre) if layer < len(layers) - 1 else pre
@@ -196,9 +195,9 @@ def _chunk(
         base = co.gamma[..., -1:] * acc0  # Gamma_c A_0, row by row with channel_forget
         if momentum is not None:
             s0 = momentum[layer]
-            base.addcmul_(co.carry[..., -1:], s0)  # in place on fresh products, as for pre above
-            new_mom.append((co.momentum_end * s0).baddbmm_(dpre * co.end_momentum, zk.mT, alpha=-1))
-        new_acc.append(base.baddbmm_(dpre * co.end_accumulator, zk.mT, alpha=-1))  # [N, out, in]
+            base = torch.addcmul(base, co.carry[..., -1:], s0)
+            new_mom.append(torch.baddbmm(co.momentum_end * s0, dpre * co.end_momentum, zk.mT, alpha=-1))
+        new_acc.append(torch.baddbmm(base, dpre * co.end_accumulator, zk.mT, alpha=-1))  # [N, out, in]
     return y, new_acc, None if momentum is None else new_mom
 
 

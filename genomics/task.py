@@ -129,9 +129,9 @@ class DnaClassification(Task):
 
     def loss(self, model: nn.Module, batch) -> Tensor:
         tokens, reverse, labels, _ = batch
-        weight = getattr(model.head, "next_token", 0.0)  # model.head.next_token: the auxiliary loss's weight
+        weight = model.head.next_token  # the auxiliary next-token loss's weight (0: off)
         if model.featurizer.strands == "both":  # the prediction inference makes: both strands averaged
-            probabilities, next_token = self._probabilities(model, tokens, reverse, with_next_token=weight > 0)
+            probabilities, next_token = self._read(model, tokens, reverse, with_next_token=weight > 0)
             loss = self._example_losses(probabilities, labels).mean()
         else:
             logits, next_token = model.logits_and_next_token_loss(tokens, with_next_token=weight > 0)
@@ -141,11 +141,14 @@ class DnaClassification(Task):
                 loss = F.cross_entropy(logits, labels)
         return loss if next_token is None else loss + weight * next_token
 
-    def _probabilities(
-        self, model: nn.Module, tokens: Tensor, reverse: Tensor, with_next_token: bool = False
+    def _probabilities(self, model: nn.Module, tokens: Tensor, reverse: Tensor) -> Tensor:
+        """Class probabilities [B, K]; with reverse_complement, both strands' (one batch of 2B) averaged."""
+        return self._read(model, tokens, reverse, with_next_token=False)[0]
+
+    def _read(
+        self, model: nn.Module, tokens: Tensor, reverse: Tensor, with_next_token: bool
     ) -> tuple[Tensor, Tensor | None]:
-        """Class probabilities [B, K]; with reverse_complement, both strands' (one batch of 2B) averaged; and,
-        if asked, the next-token loss over every strand read."""
+        """`_probabilities` and, if asked, the next-token loss over every strand read."""
         activation = torch.sigmoid if self.multi_label else lambda logits: logits.softmax(-1)
         if not model.featurizer.reverse_complement:
             logits, next_token = model.logits_and_next_token_loss(tokens, with_next_token)
@@ -164,7 +167,7 @@ class DnaClassification(Task):
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
         tokens, reverse, labels, index = batch
-        probabilities, _ = self._probabilities(model, tokens, reverse)
+        probabilities = self._probabilities(model, tokens, reverse)
         loss = self._example_losses(probabilities, labels)
         return {"loss": loss, "probabilities": probabilities, "label": labels, "index": index}
 
@@ -234,7 +237,7 @@ class DnaClassification(Task):
         def rows(batch: list[Record]) -> pl.DataFrame:
             dataset = EncodedSequences(batch, self.state["classes"], tokenizer, augment=False)
             tokens, reverse, _, _ = collate([dataset[i] for i in range(len(dataset))])  # [B, T] each
-            probabilities = self._probabilities(model, tokens.to(device), reverse.to(device))[0].cpu()
+            probabilities = self._probabilities(model, tokens.to(device), reverse.to(device)).cpu()
             return pl.DataFrame(self._table([r.id for r in batch], probabilities))
 
         return write_in_batches(records, Path(output_path), rows)

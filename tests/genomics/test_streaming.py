@@ -39,7 +39,7 @@ def _batched(pipeline: Pipeline, path) -> np.ndarray:
     with torch.no_grad():
         for start in range(0, len(dataset), 256):
             tokens, reverse, _, _ = collate([dataset[i] for i in range(start, min(start + 256, len(dataset)))])
-            probabilities.append(pipeline.task._probabilities(model, tokens, reverse)[0])
+            probabilities.append(pipeline.task._probabilities(model, tokens, reverse))
     return torch.cat(probabilities).numpy()
 
 
