@@ -4,7 +4,8 @@ what its outputs mean to the task:
 
     head(h, known)                       # [B', H, outputs, P]
     head.restore(y, factor, shift)       # undo RevIN: original = normalised * factor + shift
-    head.loss(y, target)                 # [B] training loss per example
+    head.loss(y, target)                 # [B] loss per example, every step alike (validation)
+    head.training_loss(y, target)        # [B] the same with the steps weighted by `step_decay`
     head.point(y)                        # [B, H, C] point forecast
     head.quantile_forecasts(y)           # [B, H, C, Q] at head.quantiles (for plots, CSVs, CRPS)
     head.crps(y, target)                 # [B, H, C] CRPS per forecast
@@ -12,6 +13,9 @@ what its outputs mean to the task:
 - `linear`: point forecasts (MSE) or quantiles (pinball loss, the 0.5 quantile the point forecast);
 - `distribution`: a Student-t or normal distribution per step and column, trained by negative
   log-likelihood; its median is the point forecast, its CRPS is exact (closed form).
+
+`step_decay` d weights horizon step k's training loss by k^-d (mean weight 1): CARD's signal-decay loss
+(Wang et al. 2024, d = 0.5), which lets the near steps, the least noisy, steer training; 0 weights all alike.
 """
 
 from __future__ import annotations
@@ -36,10 +40,23 @@ MIN_SCALE = 1e-3  # keeps the likelihood finite when a window is flat
 class DirectHead(nn.Module):
     """Tokens [B', N, dim] and known future features [B', H, K'] -> [B', H, outputs, P] in one linear map."""
 
-    def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, parameters: int):
+    def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, parameters: int,
+                 step_decay: float):  # fmt: skip
         super().__init__()
         self.horizon, self.outputs, self.known = horizon, outputs, known
         self.project = nn.Linear(tokens * dim + horizon * known, horizon * outputs * parameters)
+        weights = torch.arange(1, horizon + 1, dtype=torch.float32) ** -step_decay  # [H]
+        self.register_buffer("step_weights", weights / weights.mean(), persistent=False)
+
+    def step_loss(self, y: Tensor, target: Tensor) -> Tensor:
+        """[B, H]: the loss of each example and horizon step, averaged over the columns."""
+        raise NotImplementedError
+
+    def loss(self, y: Tensor, target: Tensor) -> Tensor:
+        return self.step_loss(y, target).mean(dim=1)  # [B]
+
+    def training_loss(self, y: Tensor, target: Tensor) -> Tensor:
+        return (self.step_loss(y, target) * self.step_weights).mean(dim=1)  # [B]
 
     def forward(self, h: Tensor, known: Tensor | None = None) -> Tensor:
         features = torch.cat([h.flatten(1), known.flatten(1)], dim=1) if self.known else h.flatten(1)
@@ -47,8 +64,9 @@ class DirectHead(nn.Module):
 
 
 class LinearHead(DirectHead):
-    def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, quantiles: list[float]):
-        super().__init__(tokens, dim, horizon, outputs, known, max(1, len(quantiles)))
+    def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, quantiles: list[float],
+                 step_decay: float):  # fmt: skip
+        super().__init__(tokens, dim, horizon, outputs, known, max(1, len(quantiles)), step_decay)
         self.quantiles = sorted(quantiles)
         self.register_buffer("levels", torch.tensor(self.quantiles), persistent=False)
 
@@ -61,10 +79,10 @@ class LinearHead(DirectHead):
     def point(self, y: Tensor) -> Tensor:
         return y[..., self.quantiles.index(0.5) if self.quantiles else 0]
 
-    def loss(self, y: Tensor, target: Tensor) -> Tensor:
+    def step_loss(self, y: Tensor, target: Tensor) -> Tensor:
         if not self.quantiles:
-            return (y[..., 0] - target).pow(2).mean(dim=(1, 2))
-        return quantile_loss(y, target, self.levels).mean(dim=(1, 2, 3))
+            return (y[..., 0] - target).pow(2).mean(dim=2)
+        return quantile_loss(y, target, self.levels).mean(dim=(2, 3))
 
     def quantile_forecasts(self, y: Tensor) -> Tensor:
         return y
@@ -75,12 +93,20 @@ class LinearHead(DirectHead):
 
 
 @register("head", "linear")
-def linear(tokens: int, dim: int, horizon: int, outputs: int, known: int = 0, *, quantiles: list[float] | None = None):
-    """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5)."""
+def linear(tokens: int, dim: int, horizon: int, outputs: int, known: int = 0, *, quantiles: list[float] | None = None,
+           step_decay: float = 0.0):  # fmt: skip
+    """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5);
+    `step_decay` weights horizon step k's training loss by k^-step_decay."""
+    _check_step_decay(step_decay)
     quantiles = quantiles or []
     if quantiles and (0.5 not in quantiles or not all(0 < q < 1 for q in quantiles)):
         raise SpecError(f"model.head.quantiles={quantiles}: need values in (0, 1) including 0.5 (the point forecast)")
-    return LinearHead(tokens, dim, horizon, outputs, known, quantiles)
+    return LinearHead(tokens, dim, horizon, outputs, known, quantiles, step_decay)
+
+
+def _check_step_decay(step_decay: float) -> None:
+    if not 0 <= step_decay <= 2:
+        raise SpecError(f"model.head.step_decay={step_decay}: need a value in [0, 2] (0 weights every step alike)")
 
 
 def _beta_half(b: Tensor) -> Tensor:
@@ -99,8 +125,8 @@ class DistributionHead(DirectHead):
     the variance and the CRPS are finite."""
 
     def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, family: str,
-                 quantiles: list[float]):  # fmt: skip
-        super().__init__(tokens, dim, horizon, outputs, known, 3 if family == "student_t" else 2)
+                 quantiles: list[float], step_decay: float):  # fmt: skip
+        super().__init__(tokens, dim, horizon, outputs, known, 3 if family == "student_t" else 2, step_decay)
         self.family, self.quantiles = family, sorted(quantiles)
 
     def forward(self, h: Tensor, known: Tensor | None = None) -> Tensor:
@@ -122,8 +148,8 @@ class DistributionHead(DirectHead):
     def point(self, y: Tensor) -> Tensor:
         return y[..., -2]  # the location: median (and mean) of both families
 
-    def loss(self, y: Tensor, target: Tensor) -> Tensor:
-        return -self.distribution(y).log_prob(target).mean(dim=(1, 2))  # negative log-likelihood
+    def step_loss(self, y: Tensor, target: Tensor) -> Tensor:
+        return -self.distribution(y).log_prob(target).mean(dim=2)  # negative log-likelihood
 
     def quantile_forecasts(self, y: Tensor) -> Tensor:
         levels = torch.tensor(self.quantiles, dtype=y.dtype, device=y.device)  # [Q]
@@ -155,9 +181,12 @@ def distribution(
     *,
     family: Literal["student_t", "normal"] = "student_t",
     quantiles: list[float] | None = None,
+    step_decay: float = 0.0,
 ):
-    """A Student-t or normal distribution per step and column, trained by negative log-likelihood."""
+    """A Student-t or normal distribution per step and column, trained by negative log-likelihood;
+    `step_decay` weights horizon step k's training loss by k^-step_decay."""
+    _check_step_decay(step_decay)
     quantiles = [0.1, 0.5, 0.9] if quantiles is None else quantiles
     if not quantiles or not all(0 < q < 1 for q in quantiles):
         raise SpecError(f"model.head.quantiles={quantiles}: need one or more values in (0, 1) (the levels reported)")
-    return DistributionHead(tokens, dim, horizon, outputs, known, family, quantiles)
+    return DistributionHead(tokens, dim, horizon, outputs, known, family, quantiles, step_decay)

@@ -86,7 +86,7 @@ class Forecasting(Task):
         x, y, _, inputs, known = batch
         # With history, half the batches train the frozen mode (an empty memory) so that both are in reach.
         online = not self.state["history_rows"] or bool(torch.rand(()) < 0.5)
-        return model.head.loss(model(x, inputs, known, online), y).mean()
+        return model.head.training_loss(model(x, inputs, known, online), y).mean()
 
     def outputs(self, model: nn.Module, batch) -> dict[str, Tensor]:
         x, y, origin, inputs, known = batch

@@ -1,4 +1,5 @@
-"""Splits, scaling and windows follow the benchmark protocol; the network's shapes and normalisation."""
+"""Splits, scaling and windows follow the benchmark protocol; the network's shapes and normalisation; the
+heads' step weighting."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import torch
 
 from titans.core import build_backbone
 from titans.forecasting import RevIN, Windows, ett_borders, ratio_borders, scaled_windows
-from titans.forecasting.heads import linear
+from titans.forecasting.heads import distribution, linear
 from titans.forecasting.model import Forecaster, patches, steps
 from titans.pipelines import InputError, SpecError
 
@@ -61,3 +62,22 @@ def test_bad_head_and_featurizer_options():
         linear(4, 16, 12, 1, quantiles=[0.1, 0.9])
     with pytest.raises(SpecError, match=r"patch_length=64 is longer than data\.lookback=48"):
         patches(16, 48, 3, patch_length=64)
+    with pytest.raises(SpecError, match=r"model\.head\.step_decay=-0\.5"):
+        distribution(4, 16, 12, 1, step_decay=-0.5)
+
+
+@pytest.mark.parametrize("head", [linear, distribution])
+def test_step_decay_weights_the_training_loss_by_step(head):
+    """Step k's loss counts k^-d times (mean weight 1) in training; validation's loss weights every step alike."""
+    torch.manual_seed(0)
+    horizon = 5
+    plain, decayed = head(4, 8, horizon, 1), head(4, 8, horizon, 1, step_decay=0.5)
+    decayed.load_state_dict(plain.state_dict())
+    y = plain(torch.randn(6, 4, 8))  # [B, H, 1, P]
+    target = torch.randn(6, horizon, 1)
+    assert torch.equal(plain.training_loss(y, target), plain.loss(y, target))
+    assert torch.equal(decayed.loss(y, target), plain.loss(y, target))
+    weights = torch.arange(1.0, horizon + 1) ** -0.5
+    by_step = plain.step_loss(y, target)  # [B, H]
+    expected = (by_step * weights).sum(dim=1) / weights.sum()
+    assert torch.allclose(decayed.training_loss(y, target), expected)
