@@ -45,6 +45,8 @@ class DirectHead(nn.Module):
         super().__init__()
         self.horizon, self.outputs, self.known = horizon, outputs, known
         self.project = nn.Linear(tokens * dim + horizon * known, horizon * outputs * parameters)
+        if not 0 <= step_decay <= 2:
+            raise SpecError(f"model.head.step_decay={step_decay}: need a value in [0, 2] (0 weights every step alike)")
         weights = torch.arange(1, horizon + 1, dtype=torch.float32) ** -step_decay  # [H]
         self.register_buffer("step_weights", weights / weights.mean(), persistent=False)
 
@@ -97,16 +99,10 @@ def linear(tokens: int, dim: int, horizon: int, outputs: int, known: int = 0, *,
            step_decay: float = 0.0):  # fmt: skip
     """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5);
     `step_decay` weights horizon step k's training loss by k^-step_decay."""
-    _check_step_decay(step_decay)
     quantiles = quantiles or []
     if quantiles and (0.5 not in quantiles or not all(0 < q < 1 for q in quantiles)):
         raise SpecError(f"model.head.quantiles={quantiles}: need values in (0, 1) including 0.5 (the point forecast)")
     return LinearHead(tokens, dim, horizon, outputs, known, quantiles, step_decay)
-
-
-def _check_step_decay(step_decay: float) -> None:
-    if not 0 <= step_decay <= 2:
-        raise SpecError(f"model.head.step_decay={step_decay}: need a value in [0, 2] (0 weights every step alike)")
 
 
 def _beta_half(b: Tensor) -> Tensor:
@@ -185,7 +181,6 @@ def distribution(
 ):
     """A Student-t or normal distribution per step and column, trained by negative log-likelihood;
     `step_decay` weights horizon step k's training loss by k^-step_decay."""
-    _check_step_decay(step_decay)
     quantiles = [0.1, 0.5, 0.9] if quantiles is None else quantiles
     if not quantiles or not all(0 < q < 1 for q in quantiles):
         raise SpecError(f"model.head.quantiles={quantiles}: need one or more values in (0, 1) (the levels reported)")
