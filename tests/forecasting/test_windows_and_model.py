@@ -64,6 +64,8 @@ def test_bad_head_and_featurizer_options():
         patches(16, 48, 3, patch_length=64)
     with pytest.raises(SpecError, match=r"model\.head\.step_decay=-0\.5"):
         distribution(4, 16, 12, 1, step_decay=-0.5)
+    with pytest.raises(SpecError, match=r"model\.head\.step_decay=3"):
+        linear(4, 16, 12, 1, step_decay=3)  # both heads check it where the weights are built
 
 
 @pytest.mark.parametrize("head", [linear, distribution])
