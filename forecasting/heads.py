@@ -41,9 +41,12 @@ class DirectHead(nn.Module):
     """Tokens [B', N, dim] and known future features [B', H, K'] -> [B', H, outputs, P] in one linear map."""
 
     def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, parameters: int,
-                 step_decay: float):  # fmt: skip
+                 step_decay: float, dropout: float):  # fmt: skip
         super().__init__()
         self.horizon, self.outputs, self.known = horizon, outputs, known
+        if not 0 <= dropout < 1:
+            raise SpecError(f"model.head.dropout={dropout}: need a value in [0, 1)")
+        self.dropout = nn.Dropout(dropout)  # on the flattened tokens, in training only (PatchTST's head dropout)
         self.project = nn.Linear(tokens * dim + horizon * known, horizon * outputs * parameters)
         if not 0 <= step_decay <= 2:
             raise SpecError(f"model.head.step_decay={step_decay}: need a value in [0, 2] (0 weights every step alike)")
@@ -61,14 +64,15 @@ class DirectHead(nn.Module):
         return (self.step_loss(y, target) * self.step_weights).mean(dim=1)  # [B]
 
     def forward(self, h: Tensor, known: Tensor | None = None) -> Tensor:
-        features = torch.cat([h.flatten(1), known.flatten(1)], dim=1) if self.known else h.flatten(1)
+        tokens = self.dropout(h.flatten(1))  # [B', N * dim]
+        features = torch.cat([tokens, known.flatten(1)], dim=1) if self.known else tokens
         return self.project(features).unflatten(1, (self.horizon, self.outputs, -1))  # [B', H, outputs, P]
 
 
 class LinearHead(DirectHead):
     def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, quantiles: list[float],
-                 step_decay: float):  # fmt: skip
-        super().__init__(tokens, dim, horizon, outputs, known, max(1, len(quantiles)), step_decay)
+                 step_decay: float, dropout: float):  # fmt: skip
+        super().__init__(tokens, dim, horizon, outputs, known, max(1, len(quantiles)), step_decay, dropout)
         self.quantiles = sorted(quantiles)
         self.register_buffer("levels", torch.tensor(self.quantiles), persistent=False)
 
@@ -96,13 +100,13 @@ class LinearHead(DirectHead):
 
 @register("head", "linear")
 def linear(tokens: int, dim: int, horizon: int, outputs: int, known: int = 0, *, quantiles: list[float] | None = None,
-           step_decay: float = 0.0):  # fmt: skip
+           step_decay: float = 0.0, dropout: float = 0.0):  # fmt: skip
     """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5);
     `step_decay` weights horizon step k's training loss by k^-step_decay."""
     quantiles = quantiles or []
     if quantiles and (0.5 not in quantiles or not all(0 < q < 1 for q in quantiles)):
         raise SpecError(f"model.head.quantiles={quantiles}: need values in (0, 1) including 0.5 (the point forecast)")
-    return LinearHead(tokens, dim, horizon, outputs, known, quantiles, step_decay)
+    return LinearHead(tokens, dim, horizon, outputs, known, quantiles, step_decay, dropout)
 
 
 def _beta_half(b: Tensor) -> Tensor:
@@ -121,8 +125,9 @@ class DistributionHead(DirectHead):
     the variance and the CRPS are finite."""
 
     def __init__(self, tokens: int, dim: int, horizon: int, outputs: int, known: int, family: str,
-                 quantiles: list[float], step_decay: float):  # fmt: skip
-        super().__init__(tokens, dim, horizon, outputs, known, 3 if family == "student_t" else 2, step_decay)
+                 quantiles: list[float], step_decay: float, dropout: float):  # fmt: skip
+        parameters = 3 if family == "student_t" else 2
+        super().__init__(tokens, dim, horizon, outputs, known, parameters, step_decay, dropout)
         self.family, self.quantiles = family, sorted(quantiles)
 
     def forward(self, h: Tensor, known: Tensor | None = None) -> Tensor:
@@ -178,10 +183,11 @@ def distribution(
     family: Literal["student_t", "normal"] = "student_t",
     quantiles: list[float] | None = None,
     step_decay: float = 0.0,
+    dropout: float = 0.0,
 ):
     """A Student-t or normal distribution per step and column, trained by negative log-likelihood;
     `step_decay` weights horizon step k's training loss by k^-step_decay."""
     quantiles = [0.1, 0.5, 0.9] if quantiles is None else quantiles
     if not quantiles or not all(0 < q < 1 for q in quantiles):
         raise SpecError(f"model.head.quantiles={quantiles}: need one or more values in (0, 1) (the levels reported)")
-    return DistributionHead(tokens, dim, horizon, outputs, known, family, quantiles, step_decay)
+    return DistributionHead(tokens, dim, horizon, outputs, known, family, quantiles, step_decay, dropout)

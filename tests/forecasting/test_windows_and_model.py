@@ -66,6 +66,21 @@ def test_bad_head_and_featurizer_options():
         distribution(4, 16, 12, 1, step_decay=-0.5)
     with pytest.raises(SpecError, match=r"model\.head\.step_decay=3"):
         linear(4, 16, 12, 1, step_decay=3)  # both heads check it where the weights are built
+    with pytest.raises(SpecError, match=r"model\.head\.dropout=1\.0"):
+        distribution(4, 16, 12, 1, dropout=1.0)
+
+
+@pytest.mark.parametrize("head", [linear, distribution])
+def test_head_dropout_acts_in_training_only(head):
+    """Dropout on the flattened tokens: training outputs vary from call to call, evaluation's equal a head
+    without dropout that has the same weights."""
+    torch.manual_seed(0)
+    plain, dropped = head(4, 8, 6, 1), head(4, 8, 6, 1, dropout=0.5)
+    dropped.load_state_dict(plain.state_dict())
+    h = torch.randn(3, 4, 8)  # [B, N, dim]
+    assert not torch.equal(dropped(h), dropped(h))
+    dropped.eval()
+    assert torch.equal(dropped(h), plain(h))
 
 
 @pytest.mark.parametrize("head", [linear, distribution])
