@@ -16,6 +16,8 @@ what its outputs mean to the task:
 
 `step_decay` d weights horizon step k's training loss by k^-d (mean weight 1): CARD's signal-decay loss
 (Wang et al. 2024, d = 0.5), which lets the near steps, the least noisy, steer training; 0 weights all alike.
+`dropout` p zeroes the flattened tokens' features before the map with probability p in training (PatchTST's head
+dropout); in `forecast-ett` from horizon 192 on, that map holds most of the model's weights.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ class LinearHead(DirectHead):
 def linear(tokens: int, dim: int, horizon: int, outputs: int, known: int = 0, *, quantiles: list[float] | None = None,
            step_decay: float = 0.0, dropout: float = 0.0):  # fmt: skip
     """Every token to every horizon step at once; point forecasts, or quantiles (which must include 0.5);
-    `step_decay` weights horizon step k's training loss by k^-step_decay."""
+    `step_decay` weights horizon step k's training loss by k^-step_decay; `dropout` drops tokens' features
+    before the map, in training only."""
     quantiles = quantiles or []
     if quantiles and (0.5 not in quantiles or not all(0 < q < 1 for q in quantiles)):
         raise SpecError(f"model.head.quantiles={quantiles}: need values in (0, 1) including 0.5 (the point forecast)")
@@ -186,7 +189,8 @@ def distribution(
     dropout: float = 0.0,
 ):
     """A Student-t or normal distribution per step and column, trained by negative log-likelihood;
-    `step_decay` weights horizon step k's training loss by k^-step_decay."""
+    `step_decay` weights horizon step k's training loss by k^-step_decay; `dropout` drops tokens' features
+    before the map, in training only."""
     quantiles = [0.1, 0.5, 0.9] if quantiles is None else quantiles
     if not quantiles or not all(0 < q < 1 for q in quantiles):
         raise SpecError(f"model.head.quantiles={quantiles}: need one or more values in (0, 1) (the levels reported)")
