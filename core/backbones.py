@@ -4,6 +4,10 @@
     h, state = bb(x)                               # x: [B, T, dim] -> h: [B, T, dim]
     h1, s = bb(x[:, :96]); h2, s = bb(x[:, 96:], state=s)    # == h
 
+With `bidirectional=True` every mixer reads each sequence twice, forwards and reversed, with the same weights,
+and adds the two outputs (Caduceus's weight-tied BiMamba, Schiff et al. 2024): every position sees the whole
+sequence, for classifiers and encoders of a window; nothing streams, so there is no state.
+
 Every block is Llama-style (Titans section 4.4): pre-norm residual mixers, then a SwiGLU MLP.  Mixers share
 the protocol mixer(x, state) -> (y, state), so streaming state is the list of every mixer's state.
 """
@@ -39,6 +43,7 @@ class BackboneConfig:
     rope_base: float = 10000.0
     dropout: float = 0.0  # residual dropout on every mixer's and MLP's output, in training only
     memory_every: int = 1  # memory mixers in blocks 0, n, 2n, ...; sliding-window attention between (hybrids)
+    bidirectional: bool = False  # every mixer also reads each sequence reversed (same weights), outputs added
 
     def __post_init__(self) -> None:
         for name in ("dim", "depth", "heads", "window", "chunk_size", "memory_every"):
@@ -110,14 +115,34 @@ class Block(nn.Module):
         self.mlp = SwiGLU(cfg.dim, int(cfg.mlp_ratio * cfg.dim))
         self.dropout = nn.Dropout(cfg.dropout)
 
-    def forward(self, x: Tensor, state: list | None) -> tuple[Tensor, list]:
+    def forward(self, x: Tensor, state: list | None, reverse: Tensor | None = None) -> tuple[Tensor, list]:
+        """reverse: None (causal, streaming), or a [B, T] index that reverses each sequence (bidirectional)."""
         state = state or [None] * len(self.mixers)
         new_state = []
         for mixer, norm, mixer_state in zip(self.mixers, self.norms, state, strict=True):
-            y, mixer_state = mixer(norm(x), mixer_state)
+            if reverse is None:
+                y, mixer_state = mixer(norm(x), mixer_state)
+            else:
+                y = _both_directions(mixer, norm(x), reverse)
             x = x + self.dropout(y)
             new_state.append(mixer_state)
         return x + self.dropout(self.mlp(self.mlp_norm(x))), new_state
+
+
+def reversal_index(lengths: Tensor, length: int) -> Tensor:
+    """[B, T] positions that reverse each row's first lengths[b] entries and leave its padding in place (an
+    involution: applying it twice restores the order)."""
+    positions = torch.arange(length, device=lengths.device)  # [T]
+    lengths = lengths[:, None]  # [B, 1]
+    return torch.where(positions < lengths, lengths - 1 - positions, positions)
+
+
+def _both_directions(mixer: nn.Module, x: Tensor, reverse: Tensor) -> Tensor:
+    """mixer(x) + its output on each sequence reversed, put back in order; both passes run as one batch."""
+    index = reverse[..., None].expand_as(x)  # [B, T, dim]
+    y, _ = mixer(torch.cat([x, x.gather(1, index)]))  # [2B, T, dim]
+    forward, backward = y.chunk(2)
+    return forward + backward.gather(1, index)
 
 
 @dataclass
@@ -192,16 +217,23 @@ class Backbone(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, x: Tensor, state: list | None = None) -> tuple[Tensor, list]:
-        """x: [B, T, dim] -> (h: [B, T, dim], state to continue from)."""
+    def forward(self, x: Tensor, state: list | None = None, lengths: Tensor | None = None) -> tuple[Tensor, list]:
+        """x: [B, T, dim] -> (h: [B, T, dim], state to continue from). lengths [B]: each row's real tokens, padding
+        after them; only a bidirectional backbone needs it (a causal one never carries padding back to them)."""
         if x.ndim != 3 or x.shape[-1] != self.cfg.dim:
             raise ValueError(
                 f"backbone {self.name!r} expects x of shape [batch, time, {self.cfg.dim}], got {list(x.shape)}"
             )
+        reverse = None
+        if self.cfg.bidirectional:
+            if state is not None:
+                raise ValueError(f"backbone {self.name!r} is bidirectional: it reads whole sequences, with no state")
+            full = torch.full(x.shape[:1], x.shape[1], device=x.device)
+            reverse = reversal_index(full if lengths is None else lengths, x.shape[1])  # [B, T]
         state = state or [None] * len(self.blocks)
         new_state = []
         for block, block_state in zip(self.blocks, state, strict=True):
-            x, block_state = block(x, block_state)
+            x, block_state = block(x, block_state, reverse)
             new_state.append(block_state)
         return self.norm(x), new_state
 

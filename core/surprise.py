@@ -79,4 +79,8 @@ def surprise_tracks(backbone: nn.Module, x: Tensor) -> Tensor:
             hook.remove()
     if not captured:
         raise ValueError("this backbone has no neural memory layer whose surprise could be measured")
-    return torch.stack([memory_surprise(m, layer_input, state) for m, layer_input, state in captured]).mean(0)
+    tracks = torch.stack([memory_surprise(m, layer_input, state) for m, layer_input, state in captured]).mean(0)
+    if getattr(getattr(backbone, "cfg", None), "bidirectional", False):  # [2B, T]: the rows, then each reversed
+        forward, backward = tracks.chunk(2)
+        return (forward + backward.flip(1)) / 2  # [B, T]
+    return tracks  # [B, T]

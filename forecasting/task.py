@@ -77,6 +77,11 @@ class Forecasting(Task):
             head = self.components.head(featurizer.tokens, dim, self.state["horizon"], outputs, known)
         except SpecError as error:
             raise SpecError(f"{self.spec.source}: {error}") from None
+        if backbone.cfg.bidirectional and self.state["history_rows"]:
+            raise SpecError(
+                f"{self.spec.source}: online forecasting carries the memory's state from the history into each "
+                "window, and a bidirectional backbone has none: set model.backbone.bidirectional=false"
+            )
         self.levels = torch.tensor(head.quantiles, dtype=torch.float32)  # [Q], empty for point forecasts
         if "crps" in self.components.metrics and not head.quantiles:
             raise SpecError(f"{self.spec.source}: evaluate.metrics: crps needs model.head.quantiles")

@@ -96,8 +96,9 @@ class DnaClassifier(nn.Module):
     def logits_and_next_token_loss(self, tokens: Tensor, with_next_token: bool = True) -> tuple[Tensor, Tensor | None]:
         """Class logits [B, classes] and, if asked, the mean cross-entropy of every real token after the first
         predicted from the backbone's output one position earlier, through the tied embedding."""
-        h, _ = self.backbone(self.featurizer(tokens))  # [B, T, dim]; causal: padding after a sequence never reaches it
         real = tokens != PAD
+        # [B, T, dim]; padding after a sequence never reaches its real tokens, in either direction
+        h, _ = self.backbone(self.featurizer(tokens), lengths=real.sum(1))
         logits = self.head(h, real)
         if not with_next_token or tokens.shape[1] < 2:
             return logits, None

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
-from titans.pipelines import InputError, Splits, Task, register
+from titans.pipelines import InputError, SpecError, Splits, Task, register
 from titans.pipelines.outputs import save_figure, write_atomic
 
 from . import multilabel
@@ -125,6 +125,11 @@ class DnaClassification(Task):
     def build_model(self, backbone: nn.Module) -> nn.Module:
         featurizer = self.components.featurizer(backbone.cfg.dim)
         head = self.components.head(backbone.cfg.dim, len(self.state["classes"]))
+        if backbone.cfg.bidirectional and head.next_token:
+            raise SpecError(
+                f"{self.spec.source}: model.head.next_token needs a causal backbone: with "
+                "model.backbone.bidirectional=true every position already sees the token it would predict"
+            )
         return DnaClassifier(featurizer, backbone, head)
 
     def loss(self, model: nn.Module, batch) -> Tensor:

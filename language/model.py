@@ -17,12 +17,17 @@ from torch import Tensor, nn
 
 from titans.core import build_backbone
 from titans.core.backbones import BackboneConfig
-from titans.pipelines import register
+from titans.pipelines import SpecError, register
 
 
 class LanguageModel(nn.Module):
     def __init__(self, vocabulary: int, backbone: nn.Module):
         super().__init__()
+        if backbone.cfg.bidirectional:
+            raise SpecError(
+                "model.backbone.bidirectional=true: a language model predicts each next token, which a "
+                "bidirectional backbone would already see"
+            )
         self.embed = nn.Embedding(vocabulary, backbone.cfg.dim)
         nn.init.normal_(self.embed.weight, std=0.02)  # GPT-2's scale: initial logits near zero, loss near log V
         self.backbone = backbone

@@ -3,13 +3,14 @@ weights fixed; frozen, it starts empty. Both come from one model, and the run re
 
 import numpy as np
 import polars as pl
+import pytest
 import torch
 from typer.testing import CliRunner
 
 from titans.core import build_backbone
 from titans.forecasting.heads import linear
 from titans.forecasting.model import Forecaster, steps
-from titans.pipelines import Pipeline
+from titans.pipelines import Pipeline, SpecError
 from titans.pipelines.cli import app
 
 
@@ -53,3 +54,16 @@ def test_a_run_with_history_reports_frozen_and_online_and_predicts(tmp_path):
     frame.head(60).write_csv(tmp_path / "short.csv")
     short = CliRunner().invoke(app, [*arguments[:5], str(tmp_path / "short.csv"), "-o", str(tmp_path / "n2.csv")])
     assert short.exit_code == 2 and "fewer than the model's lookback of 72" in short.stderr
+
+
+def test_online_forecasting_refuses_a_bidirectional_backbone(tmp_path):
+    hours = np.arange(300)
+    pl.DataFrame({"time": np.datetime64("2023-03-01T00:00", "ms") + hours * np.timedelta64(3_600_000, "ms"),
+                  "load": np.sin(hours / 24)}).write_csv(tmp_path / "series.csv")  # fmt: skip
+    overrides = ["model.backbone.dim=16", "model.backbone.depth=1", "model.backbone.heads=2",
+                 f"data.path={tmp_path / 'series.csv'}", "data.lookback=24", "data.horizon=6", "features.history=2",
+                 "model.backbone.bidirectional=true"]  # fmt: skip
+    pipeline = Pipeline.from_yaml("forecast-csv", overrides)
+    assert len(pipeline.splits.train) > 0  # the model is built after the data is read
+    with pytest.raises(SpecError, match=r"forecast-csv.*a bidirectional backbone has none"):
+        _ = pipeline.module

@@ -122,6 +122,22 @@ def test_next_token_weight_must_not_be_negative(tmp_path):
         _ = pipeline.module
 
 
+def test_a_bidirectional_classifier_ignores_padding_and_refuses_the_next_token_loss(tmp_path):
+    train = _two_motif_fasta(tmp_path / "train.fa")
+    options = [*SMALL, f"data.train={train}", "model.backbone.bidirectional=true"]
+    pipeline = Pipeline.from_yaml("genomics-fasta", options)
+    collate = pipeline.splits.collate
+    model = pipeline.module.model.eval()
+    short, long = torch.tensor([[1, 2, 3, 4, 1]]), torch.tensor([[4, 3, 2, 1, 1, 2, 3, 4, 4]])
+    with torch.no_grad():
+        padded = collate([(short[0], short[0], torch.tensor(0), 0), (long[0], long[0], torch.tensor(1), 1)])[0]
+        torch.testing.assert_close(model(padded), torch.cat([model(short), model(long)]), rtol=1e-5, atol=1e-6)
+    refused = Pipeline.from_yaml("genomics-fasta", [*options, "model.head.next_token=0.5"])
+    assert len(refused.splits.train) > 0
+    with pytest.raises(SpecError, match=r"genomics-fasta.*next_token needs a causal backbone"):
+        _ = refused.module
+
+
 def test_one_class_or_unseen_labels_are_errors(tmp_path):
     (tmp_path / "one.fa").write_text("".join(f">s{i} label=a\nACGT\n" for i in range(20)))
     with pytest.raises(InputError, match="single class"):

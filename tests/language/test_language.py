@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from titans.core import build_backbone
 from titans.language import ByteTokenizer, CharacterTokenizer, LanguageModel, generate, read_text, sample
-from titans.pipelines import InputError, Pipeline
+from titans.pipelines import InputError, Pipeline, SpecError
 from titans.pipelines.cli import app
 
 
@@ -85,3 +85,9 @@ def test_niah_reports_recall_by_length(tmp_path):
     assert {"val/recall", "test/recall", "test/recall@96", "test/recall@192"} <= set(result.metrics)
     assert all(0 <= result.metrics[key] <= 100 for key in ("test/recall@96", "test/recall@192"))
     assert (result.output_dir / "plots" / "recall_by_length.png").is_file()
+
+
+def test_a_language_model_refuses_a_bidirectional_backbone():
+    backbone = build_backbone("mag", dim=16, depth=1, heads=2, window=8, bidirectional=True)
+    with pytest.raises(SpecError, match=r"model\.backbone\.bidirectional=true: a language model predicts"):
+        LanguageModel(10, backbone)
