@@ -228,8 +228,9 @@ class Backbone(nn.Module):
         if self.cfg.bidirectional:
             if state is not None:
                 raise ValueError(f"backbone {self.name!r} is bidirectional: it reads whole sequences, with no state")
-            full = torch.full(x.shape[:1], x.shape[1], device=x.device)
-            reverse = reversal_index(full if lengths is None else lengths, x.shape[1])  # [B, T]
+            if lengths is None:  # every row is real to the end
+                lengths = torch.full(x.shape[:1], x.shape[1], device=x.device)
+            reverse = reversal_index(lengths, x.shape[1])  # [B, T]
         state = state or [None] * len(self.blocks)
         new_state = []
         for block, block_state in zip(self.blocks, state, strict=True):
