@@ -70,3 +70,22 @@ def test_the_language_benchmark_clock_budget_trains_for_the_whole_budget(monkeyp
     assert train.max_steps == -1  # no step limit
     assert train.schedule_over_minutes
     assert train.max_minutes == 5
+
+
+def test_the_gue_benchmark_keeps_the_variant_best_on_dev_and_the_shipped_one_on_ties(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    from genomics_gue import SHIPPED, Run, chosen_on_dev
+
+    shipped, bidirectional = Run(SHIPPED, 70.0, 66.0), Run("bidirectional", 74.0, 73.0)
+    assert chosen_on_dev([shipped, bidirectional]) == bidirectional  # the dev MCC decides, not the test MCC
+    assert chosen_on_dev([shipped, Run("worse", 69.0, 80.0)]) == shipped
+    assert chosen_on_dev([shipped, Run("level", 70.0, 80.0)]) == shipped
+
+
+@pytest.mark.parametrize("argv", [["--variant", "bidirectional"], ["--variant", "shipped", "train.lr=1e-3"]])
+def test_a_gue_benchmark_variant_needs_a_new_name_and_a_setting(argv):
+    result = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "genomics_gue.py"), *argv], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert f"--variant {argv[1]}: give a new name, then at least one KEY=VALUE" in result.stderr
