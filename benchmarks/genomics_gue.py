@@ -111,19 +111,17 @@ def main() -> None:
         if name not in settings:
             parser.error(f"--set-for {name}: not one of --backbones {' '.join(args.backbones)}")
         settings[name].append(override)
+
+    def best_on_dev(task: str, name: str, seed: int) -> Run:
+        return chosen_on_dev([
+            neural(task, name, args.minutes, args.processes, seed, [*settings[name], *overrides], variant)
+            for variant, overrides in variants.items()
+        ])  # fmt: skip
+
     rows = []
     for task in args.tasks:
         started = time.perf_counter()
-        scores = {
-            name: [
-                chosen_on_dev([
-                    neural(task, name, args.minutes, args.processes, seed, [*settings[name], *overrides], variant)
-                    for variant, overrides in variants.items()
-                ])
-                for seed in args.seeds
-            ]
-            for name in args.backbones
-        }  # fmt: skip
+        scores = {name: [best_on_dev(task, name, seed) for seed in args.seeds] for name in args.backbones}
         scores["6-mer logistic regression"] = [Run("", float("nan"), kmer_logistic_regression(task))]  # one fit
         print(f"{task}: {time.perf_counter() - started:.0f} s", flush=True)
         rows += [(task, model, runs) for model, runs in scores.items()]
